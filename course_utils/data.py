@@ -1,0 +1,44 @@
+"""Data sets for the lessons, all offline: shipped in data/ (installed as course_utils._data) or
+bundled with a package (scikit-learn's digits). Each loader says in its docstring where the data
+comes from; notebooks load data only through here, never by a path, so they work in Colab too.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+
+
+def data_path(name):
+    """The path of a file shipped in data/, whether installed from git or editable."""
+    path = resources.files("course_utils._data") / name
+    if not path.is_file():
+        raise FileNotFoundError(f"The course data file {name!r} is missing from course_utils._data (data/). "
+                                f"Reinstall the course package: pip install -e . (or from git in Colab).")
+    return path
+
+
+def load_digits(test_size=0.25, validation_size=0.0, seed=0, flatten=True, one_hot=False):
+    """scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes; bundled with scikit-learn,
+    from the UCI ML hand-written digits data set), pixels scaled to [0, 1].
+
+    Returns ``(x_train, y_train), (x_test, y_test)``, or with ``validation_size > 0``
+    ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``. The split is stratified and seeded.
+    ``flatten=False`` gives images of shape (8, 8, 1) (for CNNs); ``one_hot`` gives one-hot labels.
+    """
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = sk_load_digits()
+    x = (digits.images / 16.0).astype(np.float64)
+    y = digits.target.astype(np.int64)
+    x = x.reshape(len(x), -1) if flatten else x[..., None]
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
+    if one_hot:
+        y_train, y_test = np.eye(10)[y_train], np.eye(10)[y_test]
+    if validation_size:
+        labels = y_train.argmax(-1) if one_hot else y_train
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_train, y_train, test_size=validation_size, random_state=seed, stratify=labels)
+        return (x_train, y_train), (x_val, y_val), (x_test, y_test)
+    return (x_train, y_train), (x_test, y_test)

@@ -1,0 +1,142 @@
+"""The course's exercises: what each one asks, its reference answer, its public test inputs and the
+common mistakes it recognises.
+
+One module per lesson, ``course_utils/exercises/lesson_<NN_name>.py``, defines its exercises with
+``Exercise(...)``; ``get("01_neuron.weighted_sum")`` finds one. Both the learners' ``check()`` and
+the instructors' grader use these definitions, so they can never disagree.
+
+An exercise is either
+
+- a **function** the learner writes (``kind="function"``): it is called on each test case's
+  arguments (NumPy arrays, numbers, strings: plain data only) and its output - an array, a number
+  or a tuple of them - is compared with the reference implementation's output; or
+- a **value** the learner computes (``kind="value"``): compared with the reference value.
+
+A *mistake* is a known wrong implementation with the same signature, with a sentence that
+explains it ("the bias is missing: z = x @ w + b"). When a learner's output equals a mistake's
+output, the feedback names the mistake.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+EXERCISES: dict[str, "Exercise"] = {}
+
+
+@dataclass
+class Case:
+    """One test input: positional and keyword arguments, and a short label shown in feedback."""
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    label: str = ""
+
+    def describe(self):
+        """'x: array (3, 2) float64, w: array (2,) float64, b: 0.5' - shown when a case fails."""
+        def one(v):
+            if isinstance(v, np.ndarray):
+                return f"array {tuple(v.shape)} {v.dtype}" if v.size > 6 else np.array2string(v, precision=4)
+            return repr(v)
+        parts = [one(a) for a in self.args] + [f"{k}={one(v)}" for k, v in self.kwargs.items()]
+        return ", ".join(parts)
+
+
+@dataclass
+class Exercise:
+    key: str                                  # "01_neuron.weighted_sum": lesson stem . exercise name
+    reference: Any                            # the right function (kind="function") or value / () -> value
+    cases: Any = None                         # list[Case] or (rng) -> list[Case]; public inputs
+    kind: str = "function"
+    points: float = 1.0
+    mistakes: dict = field(default_factory=dict)   # sentence -> wrong implementation (or wrong value)
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    output_names: tuple = ()                  # names of the parts of a tuple output ("dW", "db")
+    title: str = ""                           # what the exercise asks, in the lesson's words
+    seed: int = 0
+    name: str = ""                            # the name of the learner's function/variable in the notebook
+
+    def __post_init__(self):
+        if "." not in self.key:
+            raise ValueError(f"Exercise key must be 'lesson.exercise', received {self.key!r}.")
+        if self.kind not in ("function", "value"):
+            raise ValueError(f"Exercise kind must be 'function' or 'value', received {self.kind!r}.")
+        if not self.name:
+            self.name = self.key.split(".", 1)[1]
+        if self.key in EXERCISES and EXERCISES[self.key] is not self:
+            raise ValueError(f"Exercise {self.key!r} is defined twice.")
+        EXERCISES[self.key] = self
+
+    @property
+    def lesson(self):
+        return self.key.split(".", 1)[0]
+
+    def public_cases(self):
+        if self.kind == "value":
+            return [Case(label="the value")]
+        cases = self.cases(np.random.default_rng(self.seed)) if callable(self.cases) else list(self.cases or [])
+        return [c if isinstance(c, Case) else Case(args=tuple(c)) for c in cases]
+
+    def expected(self, case=None):
+        """The reference output for a case (for a value exercise, the reference value)."""
+        if self.kind == "value":
+            return self.reference() if callable(self.reference) else self.reference
+        return self.reference(*copy_args(case.args), **copy_args(case.kwargs))
+
+
+def copy_args(value):
+    """Deep copies of arrays (in tuples, lists, dicts), so that no call can change a case's inputs."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(copy_args(v) for v in value)
+    if isinstance(value, list):
+        return [copy_args(v) for v in value]
+    if isinstance(value, dict):
+        return {k: copy_args(v) for k, v in value.items()}
+    return value
+
+
+def lesson_module_name(lesson):
+    return f"{__name__}.lesson_{lesson}"
+
+
+def load_lesson(lesson):
+    """Import the lesson's exercise definitions; return its exercises in definition order."""
+    try:
+        importlib.import_module(lesson_module_name(lesson))
+    except ModuleNotFoundError as exc:
+        if exc.name != lesson_module_name(lesson):
+            raise
+        raise KeyError(f"There is no lesson {lesson!r}. Lessons: {', '.join(lessons())}.") from None
+    return [ex for ex in EXERCISES.values() if ex.lesson == lesson]
+
+
+def lessons():
+    """The stems of the lessons that have exercises ("01_neuron", ...)."""
+    return sorted(m.name[len("lesson_"):] for m in pkgutil.iter_modules(__path__)
+                  if m.name.startswith("lesson_"))
+
+
+def get(key):
+    """The Exercise for 'lesson.exercise'."""
+    if key not in EXERCISES:
+        if not isinstance(key, str) or "." not in key:
+            raise KeyError(f"An exercise is named 'lesson.exercise', e.g. '01_neuron.weighted_sum'; "
+                           f"received {key!r}.")
+        load_lesson(key.split(".", 1)[0])
+    if key not in EXERCISES:
+        lesson = key.split(".", 1)[0]
+        known = [k for k in EXERCISES if k.startswith(lesson + ".")]
+        raise KeyError(f"There is no exercise {key!r}. The exercises of {lesson} are: {', '.join(known)}.")
+    return EXERCISES[key]
+
+
+def all_exercises():
+    for lesson in lessons():
+        load_lesson(lesson)
+    return dict(EXERCISES)

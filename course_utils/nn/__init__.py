@@ -1,0 +1,17 @@
+"""course_utils.nn: deep learning from scratch in NumPy, mirroring Keras.
+
+Every layer has ``forward(x, training=False)``, ``backward(dout) -> dx`` and, after backward,
+``grads`` in the order and shapes of the Keras layer's ``trainable_weights``; ``get_weights`` /
+``set_weights`` use Keras's layout, so ``from_keras`` / ``to_keras`` are plain copies.
+"""
+from . import activations, initializers, losses, optimizers, regularizers
+from .base import LAYER_REGISTRY, Layer
+from .convert import from_keras, to_keras
+from .core import Activation, Dense, Dropout
+from .losses import (BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError,
+                     SparseCategoricalCrossentropy)
+from .models import EarlyStopping, History, Sequential
+from .optimizers import SGD, Adam
+from .regularizers import L1, L2, L1L2
+
+# -- layers added by later lessons: one import line each, below this marker --

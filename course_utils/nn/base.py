@@ -1,0 +1,208 @@
+"""The contract every NumPy layer keeps, mirroring ``keras.layers.Layer``.
+
+A layer
+
+- is built lazily on its first ``forward`` (or by ``build(input_shape)``), like Keras;
+- ``forward(x, training=False) -> y`` remembers what its backward pass needs;
+- ``backward(dout) -> dx`` takes dL/dy and returns dL/dx, and fills ``grads``:
+  dL/dw for every trainable weight, in the same order and shapes as the Keras layer's
+  ``trainable_weights``;
+- ``get_weights()`` / ``set_weights(weights)`` use Keras's order and layout, so moving weights
+  between the two is a plain copy (see ``course_utils.nn.convert``);
+- ``get_config()`` uses Keras's argument names, so ``from_keras`` / ``to_keras`` rebuild one from
+  the other's config.
+
+Every subclass names the Keras class it mirrors in ``keras_class``; that is how ``from_keras``
+finds the twin of a Keras layer.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+# Keras class name -> NumPy layer class; filled by Layer.__init_subclass__.
+LAYER_REGISTRY: dict[str, type] = {}
+
+_name_counters: dict[str, itertools.count] = {}
+
+
+def _snake_case(name):
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper() or
+                                   (i + 1 < len(name) and name[i + 1].islower())):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _unique_name(prefix):
+    counter = _name_counters.setdefault(prefix, itertools.count())
+    n = next(counter)
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def shape_str(shape):
+    """``(2, 5)`` for a shape, with ``None`` for an unknown batch size, as Keras prints it."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
+
+
+class Layer:
+    """Base class of the NumPy layers.
+
+    Subclasses set ``keras_class`` (the Keras class name they mirror) and implement
+    ``build(input_shape)`` (creating ``self._weights`` in Keras's order and setting
+    ``self.weight_names``), ``forward`` and ``backward``.
+    """
+
+    keras_class: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("keras_class"):
+            LAYER_REGISTRY[cls.keras_class] = cls
+
+    def __init__(self, name=None, trainable=True, dtype=None):
+        self.name = name or _unique_name(_snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.dtype = np.dtype(dtype) if dtype is not None else None
+        self.built = False
+        self.input_shape = None
+        self._weights: list[np.ndarray] = []
+        self.weight_names: list[str] = []
+        self.grads: list[np.ndarray] = []
+
+    # ----------------------------------------------------------------- building
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch dimension included)."""
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def _ensure_built(self, x):
+        if not self.built:
+            self.build(x.shape)
+
+    def compute_output_shape(self, input_shape):
+        raise NotImplementedError(f"{type(self).__name__} does not implement compute_output_shape")
+
+    # ---------------------------------------------------------------- computing
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def __call__(self, x, training=False):
+        return self.forward(x, training=training)
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def weights(self):
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self):
+        return list(self._weights) if self.trainable else []
+
+    def get_weights(self):
+        """Copies of the weights, in Keras's order and layout."""
+        return [w.copy() for w in self._weights]
+
+    def set_weights(self, weights):
+        """Set the weights from a list in Keras's order and layout (copied, cast to the layer's dtype)."""
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' has no weights yet: it is built on its first call. "
+                f"Call it on an input (or call build(input_shape)) before set_weights().")
+        weights = list(weights)
+        if len(weights) != len(self._weights):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(self._weights)} weight arrays "
+                f"({', '.join(self.weight_names) or 'none'}), received {len(weights)}.")
+        new = []
+        for name, old, w in zip(self.weight_names, self._weights, weights):
+            w = np.asarray(w)
+            if w.shape != old.shape:
+                raise ValueError(
+                    f"Layer '{self.name}' weight '{name}' expects shape {shape_str(old.shape)}, "
+                    f"received shape {shape_str(w.shape)}.")
+            if not np.issubdtype(w.dtype, np.number):
+                raise TypeError(f"Layer '{self.name}' weight '{name}' must be numeric, received dtype {w.dtype}.")
+            new.append(np.array(w, dtype=old.dtype))
+        for old, w in zip(self._weights, new):
+            old[...] = w  # in place, so that references held elsewhere (optimizers) stay valid
+
+    def count_params(self):
+        return int(sum(w.size for w in self._weights))
+
+    # -------------------------------------------------------------- regularizers
+    def regularization_loss(self):
+        """The penalty this layer adds to the training loss (Keras's ``layer.losses``)."""
+        return 0.0
+
+    def regularization_grads(self):
+        """d(penalty)/dw for each trainable weight (zeros where there is no penalty)."""
+        return [np.zeros_like(w) for w in self.trainable_weights]
+
+    # ------------------------------------------------------------------- config
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------------ helpers
+    def _as_input(self, x, min_ndim=2, ndim=None, what="input"):
+        """Validate and convert an input array: numeric, finite, of the right rank."""
+        if isinstance(x, (list, tuple)) or np.isscalar(x):
+            x = np.asarray(x)
+        if not isinstance(x, np.ndarray):
+            try:
+                x = np.asarray(x)  # e.g. a TensorFlow tensor
+            except Exception as exc:  # pragma: no cover - defensive
+                raise TypeError(f"Layer '{self.name}' expected a NumPy array as {what}, "
+                                f"received {type(x).__name__}.") from exc
+        if x.dtype == bool or not np.issubdtype(x.dtype, np.number):
+            raise TypeError(f"Layer '{self.name}' expected a numeric array as {what}, received dtype {x.dtype}.")
+        if np.issubdtype(x.dtype, np.complexfloating):
+            raise TypeError(f"Layer '{self.name}' expected a real-valued array as {what}, received dtype {x.dtype}.")
+        if ndim is not None and x.ndim != ndim:
+            raise ValueError(f"Layer '{self.name}' expected {what} of rank {ndim} "
+                             f"{self._rank_hint(ndim)}, received shape {shape_str(x.shape)}.")
+        if x.ndim < min_ndim:
+            raise ValueError(f"Layer '{self.name}' expected {what} of rank >= {min_ndim} "
+                             f"(a batch dimension first), received shape {shape_str(x.shape)}. "
+                             f"For a single example use x[None] to add a batch dimension.")
+        if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise ValueError(f"Layer '{self.name}' received a non-finite {what}: "
+                             f"{x[bad]} at index {bad}. Check the data (or the previous layer) for NaN/inf.")
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(self.compute_dtype)
+        return x
+
+    def _rank_hint(self, ndim):
+        return {2: "(batch, features)", 3: "(batch, timesteps, features)",
+                4: "(batch, height, width, channels)"}.get(ndim, "")
+
+    def _check_dout(self, dout, expected_shape):
+        dout = np.asarray(dout)
+        if dout.shape != tuple(expected_shape):
+            raise ValueError(f"Layer '{self.name}' backward expected dout of shape "
+                             f"{shape_str(expected_shape)} (the shape of its output), "
+                             f"received shape {shape_str(dout.shape)}.")
+        return dout
+
+    def _require_forward(self, attr="_cache"):
+        if getattr(self, attr, None) is None:
+            raise RuntimeError(f"Layer '{self.name}': call forward() before backward(); "
+                               f"backward uses what the forward pass remembered.")
+
+    @property
+    def compute_dtype(self):
+        return self.dtype if self.dtype is not None else np.dtype("float64")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name='{self.name}' built={self.built}>"

@@ -1,0 +1,174 @@
+"""Moving a model between Keras and the NumPy library: ``from_keras`` and ``to_keras``.
+
+Because the NumPy layers use Keras's names, defaults and weight layout, a twin is built from
+the Keras layer's config and the weights are a plain copy:
+
+    >>> twin = from_keras(keras_model)          # NumPy Sequential, weights copied (float64)
+    >>> keras_again = to_keras(twin)            # a keras.Sequential with the same weights
+
+A NumPy layer says which Keras class it mirrors (``keras_class``); a layer may override
+``from_keras_config`` (Keras config -> constructor arguments) and ``keras_config`` (the other way)
+when the two differ.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from . import regularizers
+from .base import LAYER_REGISTRY, Layer
+
+# Keys of a Keras layer config that never change what a layer computes.
+_HARMLESS_KEYS = {"name", "dtype", "trainable", "build_config", "batch_input_shape", "input_shape",
+                  "sparse", "ragged", "batch_shape", "synchronized", "autocast", "input_dtype"}
+
+
+def _init_params(cls):
+    params = set()
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        sig = inspect.signature(klass.__init__)
+        params |= {p for p in sig.parameters if p not in ("self", "args", "kwargs")}
+    return params
+
+
+def default_from_keras_config(cls, config):
+    """Keep the Keras config keys that ``cls`` accepts; refuse options it cannot honour."""
+    accepted = _init_params(cls)
+    kwargs, unsupported = {}, []
+    for key, value in config.items():
+        if key in accepted:
+            kwargs[key] = value
+        elif key in _HARMLESS_KEYS or value in (None, False) or (isinstance(value, dict) and not value):
+            continue
+        else:
+            unsupported.append(f"{key}={value!r}")
+    if unsupported:
+        raise ValueError(f"The NumPy {cls.__name__} cannot reproduce a Keras layer with "
+                         f"{', '.join(unsupported)}. Remove these options from the Keras layer, "
+                         f"or compare a layer without them.")
+    kwargs.pop("dtype", None)
+    return kwargs
+
+
+def _keras_dtype(layer):
+    policy = getattr(layer, "dtype_policy", None)
+    name = getattr(policy, "variable_dtype", None) or getattr(layer, "dtype", None) or "float32"
+    return np.dtype(str(name))
+
+
+def from_keras(keras_obj, dtype="float64"):
+    """The NumPy twin of a Keras layer or Sequential model, with its weights copied.
+
+    ``dtype`` is the twin's weight dtype (float64 by default, for exact comparisons;
+    ``None`` keeps the Keras variables' dtype).
+    """
+    import keras
+
+    from .models import Sequential
+
+    if isinstance(keras_obj, keras.Sequential):
+        layers = [from_keras(layer, dtype=dtype) for layer in keras_obj.layers]
+        model = Sequential(layers, name=keras_obj.name)
+        try:
+            input_shape = tuple(keras_obj.input_shape)
+        except (AttributeError, ValueError):
+            input_shape = None
+        if input_shape is not None:
+            model.build(input_shape)
+            model.set_weights(keras_obj.get_weights())
+        elif keras_obj.weights:
+            raise ValueError("The Keras Sequential model has weights but no known input shape; "
+                             "give it a keras.Input(shape=...) first.")
+        return model
+    if isinstance(keras_obj, keras.Model):
+        raise TypeError(f"from_keras supports keras.Sequential models and single layers; received a "
+                        f"functional or subclassed model '{keras_obj.name}'. Convert its layers one by one.")
+    if not isinstance(keras_obj, keras.layers.Layer):
+        raise TypeError(f"from_keras expects a Keras layer or keras.Sequential, received {type(keras_obj).__name__}.")
+
+    class_name = type(keras_obj).__name__
+    cls = LAYER_REGISTRY.get(class_name)
+    if cls is None:
+        raise ValueError(f"There is no NumPy twin of keras.layers.{class_name}. "
+                         f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}.")
+    config = keras_obj.get_config()
+    from_config = getattr(cls, "from_keras_config", None)
+    kwargs = from_config(config) if from_config else default_from_keras_config(cls, config)
+    if dtype is None:
+        dtype = _keras_dtype(keras_obj)
+    twin = cls(**kwargs, dtype=dtype)
+    if keras_obj.built and keras_obj.weights:
+        input_shape = _built_input_shape(keras_obj)
+        twin.build(input_shape)
+        twin.set_weights(keras_obj.get_weights())
+    elif keras_obj.built:
+        twin.build(_built_input_shape(keras_obj) or (None,))
+    return twin
+
+
+def _built_input_shape(keras_layer):
+    build_config = keras_layer.get_build_config() if hasattr(keras_layer, "get_build_config") else None
+    if build_config and "input_shape" in build_config:
+        return tuple(build_config["input_shape"])
+    shape = getattr(keras_layer, "input_shape", None) or getattr(keras_layer, "_build_shapes_dict", None)
+    if isinstance(shape, dict):
+        shape = next(iter(shape.values()))
+    if shape is None:
+        raise ValueError(f"Cannot tell the input shape of the built Keras layer '{keras_layer.name}'.")
+    return tuple(shape)
+
+
+def keras_config(layer):
+    """The Keras constructor arguments for a NumPy layer."""
+    if hasattr(layer, "keras_config"):
+        return layer.keras_config()
+    config = dict(layer.get_config())
+    if "activation" in config:
+        from . import activations
+        act = activations.get(config["activation"])
+        if act.keras_name is None:
+            raise ValueError(f"Layer '{layer.name}' uses the activation '{act.name}', which Keras does not "
+                             f"have; it cannot be converted to Keras.")
+        config["activation"] = act.keras_name
+    for key, value in list(config.items()):
+        if isinstance(value, regularizers.Regularizer):
+            config[key] = regularizers.to_keras(value)
+        elif callable(value) and key.endswith("initializer"):
+            raise ValueError(f"Layer '{layer.name}' uses a custom {key}; name a Keras initializer instead.")
+    return config
+
+
+def to_keras(twin, dtype=None):
+    """The Keras layer or keras.Sequential equivalent to a NumPy layer or Sequential, weights copied.
+
+    ``dtype`` is the Keras layers' dtype (default: the twin's weight dtype, else float32).
+    """
+    import keras
+
+    from .models import Sequential
+
+    if isinstance(twin, Sequential):
+        if not twin.built:
+            raise ValueError(f"Sequential '{twin.name}' is not built yet, so its weights do not exist. "
+                             f"Call it on a batch (or model.build(input_shape)) first.")
+        dtype = str(np.dtype(dtype or twin.dtype or "float32"))
+        layers = [to_keras(layer, dtype=dtype) for layer in twin.layers]
+        model = keras.Sequential([keras.Input(shape=twin.input_shape[1:], dtype=dtype)] + layers,
+                                 name=twin.name)
+        model.set_weights(twin.get_weights())
+        return model
+    if not isinstance(twin, Layer):
+        raise TypeError(f"to_keras expects a course_utils.nn layer or Sequential, received {type(twin).__name__}.")
+    if twin.keras_class is None:
+        raise ValueError(f"{type(twin).__name__} has no Keras equivalent.")
+    dtype = str(np.dtype(dtype or twin.dtype or "float32"))
+    keras_cls = getattr(keras.layers, twin.keras_class)
+    layer = keras_cls(**keras_config(twin), dtype=dtype)
+    if twin.built:
+        layer.build(twin.input_shape)
+        if twin.weights:
+            layer.set_weights(twin.get_weights())
+    return layer

@@ -1,0 +1,190 @@
+"""Dense, Activation and Dropout: the layers of an MLP, with Keras's arguments and weight layout."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations, initializers, regularizers
+from .base import Layer, shape_str
+
+
+class Dense(Layer):
+    """A fully connected layer: ``y = f(x @ kernel + bias)``.
+
+    Arguments, defaults and layout as ``keras.layers.Dense``:
+    kernel ``(input_dim, units)``, bias ``(units,)``; weights ``[kernel, bias]``.
+    Like Keras, an input of rank > 2 is transformed along its last axis.
+
+    Shapes: x ``(N, ..., input_dim)`` -> y ``(N, ..., units)``.
+
+    Forward:   z = x W + b,          a = f(z)
+    Backward:  dz = f'(z) * da       (a vector-Jacobian product for softmax)
+               dW = x^T dz           (summed over the batch and any middle axes)
+               db = sum_n dz
+               dx = dz W^T
+    """
+
+    keras_class = "Dense"
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
+                             f"Received: units={units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._cache = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2:
+            raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (batch, features), "
+                             f"received shape {shape_str(input_shape)}.")
+        input_dim = input_shape[-1]
+        dtype = self.compute_dtype
+        self.kernel = np.asarray(self.kernel_initializer((input_dim, self.units), dtype=dtype), dtype=dtype)
+        self._weights = [self.kernel]
+        self.weight_names = ["kernel"]
+        if self.use_bias:
+            self.bias = np.asarray(self.bias_initializer((self.units,), dtype=dtype), dtype=dtype)
+            self._weights.append(self.bias)
+            self.weight_names.append("bias")
+        else:
+            self.bias = None
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x)
+        self._ensure_built(x)
+        input_dim = self.kernel.shape[0]
+        if x.shape[-1] != input_dim:
+            raise ValueError(f"Layer '{self.name}' expected input with last dimension {input_dim}, "
+                             f"received shape {shape_str(x.shape)}.")
+        z = x @ self.kernel
+        if self.use_bias:
+            z = z + self.bias
+        a = self.activation.forward(z)
+        self._cache = (x, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        x, z, a = self._cache
+        da = self._check_dout(dout, a.shape)
+        dz = self.activation.backward(z, a, da)
+        x2 = x.reshape(-1, x.shape[-1])
+        dz2 = dz.reshape(-1, dz.shape[-1])
+        self.dkernel = x2.T @ dz2
+        self.grads = [self.dkernel]
+        if self.use_bias:
+            self.dbias = dz2.sum(axis=0)
+            self.grads.append(self.dbias)
+        return dz @ self.kernel.T
+
+    def regularization_loss(self):
+        loss = 0.0
+        if self.kernel_regularizer is not None:
+            loss += self.kernel_regularizer(self.kernel)
+        if self.use_bias and self.bias_regularizer is not None:
+            loss += self.bias_regularizer(self.bias)
+        return loss
+
+    def regularization_grads(self):
+        grads = [self.kernel_regularizer.gradient(self.kernel) if self.kernel_regularizer is not None
+                 else np.zeros_like(self.kernel)]
+        if self.use_bias:
+            grads.append(self.bias_regularizer.gradient(self.bias) if self.bias_regularizer is not None
+                         else np.zeros_like(self.bias))
+        return grads if self.trainable else []
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation.name,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer}
+
+
+class Activation(Layer):
+    """Applies an activation function: ``y = f(x)``; no weights. As ``keras.layers.Activation``."""
+
+    keras_class = "Activation"
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self._cache = None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x, min_ndim=1)
+        self._ensure_built(x)
+        a = self.activation.forward(x)
+        self._cache = (x, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        x, a = self._cache
+        self.grads = []
+        return self.activation.backward(x, a, self._check_dout(dout, a.shape))
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation.name}
+
+
+class Dropout(Layer):
+    """Inverted dropout, as ``keras.layers.Dropout(rate)``.
+
+    While training, each unit is kept with probability ``1 - rate`` and the kept ones are scaled by
+    ``1 / (1 - rate)`` so that the expected output equals the input; at inference it is the identity.
+    The mask of the last training call is kept in ``self.mask`` (backward multiplies by it).
+    """
+
+    keras_class = "Dropout"
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not (isinstance(rate, (int, float, np.floating)) and 0 <= rate < 1):
+            raise ValueError(f"Invalid value received for argument `rate`. Expected a float value "
+                             f"between 0 and 1 (1 excluded). Received: rate={rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = noise_shape
+        self.seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self.mask = None
+        self._cache = None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x, min_ndim=1)
+        self._ensure_built(x)
+        if training and self.rate > 0:
+            shape = x.shape if self.noise_shape is None else tuple(
+                x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+            uniform = self._rng.random(shape) if self._rng is not None else np.random.random_sample(shape)
+            self.mask = (uniform >= self.rate).astype(x.dtype) / (1.0 - self.rate)
+        else:
+            self.mask = np.ones((1,) * x.ndim, dtype=x.dtype)
+        self._cache = x.shape
+        return x * self.mask
+
+    def backward(self, dout):
+        self._require_forward()
+        self.grads = []
+        return self._check_dout(dout, self._cache) * self.mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}

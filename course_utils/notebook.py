@@ -1,0 +1,67 @@
+"""The setup every lesson runs first: quiet TensorFlow, one seed for everything, plot defaults.
+
+    from course_utils.notebook import setup
+    setup(seed=42)
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+import warnings
+
+
+def in_colab():
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def quiet_tensorflow():
+    """Keep TensorFlow's C++ log lines out of notebook outputs (must run before TF is imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    try:
+        import absl.logging
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def set_seed(seed):
+    """Seed Python, NumPy and (if installed) Keras/TensorFlow with one number.
+
+    keras.utils.set_random_seed seeds NumPy's global generator too, which is what the NumPy
+    library's initializers draw from, so both libraries are reproducible from this one call.
+    """
+    import numpy as np
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import keras
+    except ImportError:
+        return
+    keras.utils.set_random_seed(seed)
+
+
+def setup(seed=42, keras=True, quiet=True):
+    """Quiet logs, seed everything, set plot defaults; print the versions in one line."""
+    if quiet:
+        quiet_tensorflow()
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+    import numpy as np
+    versions = [f"Python {sys.version.split()[0]}", f"NumPy {np.__version__}"]
+    if keras:
+        import keras as keras_module
+        import tensorflow as tf
+        versions += [f"TensorFlow {tf.__version__}", f"Keras {keras_module.__version__}"]
+    set_seed(seed)
+    try:
+        import matplotlib as mpl
+        mpl.rcParams.update({"figure.figsize": (6, 4), "figure.dpi": 90, "axes.grid": True,
+                             "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
+                             "image.cmap": "gray_r"})
+    except ImportError:  # pragma: no cover
+        pass
+    np.set_printoptions(precision=4, suppress=True)
+    print(" | ".join(versions) + f" | seed {seed}" + (" | Colab" if in_colab() else ""))
