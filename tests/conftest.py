@@ -1,0 +1,41 @@
+"""Shared test set-up: quiet TensorFlow, the GPU marker, random-shape helpers."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np
+import pytest
+
+
+def _gpu_available():
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return False
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: runs Keras on the GPU; skipped when TensorFlow sees none")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not any("gpu" in item.keywords for item in items):
+        return
+    if _gpu_available():
+        return
+    skip = pytest.mark.skip(reason="no GPU visible to TensorFlow (tf.config.list_physical_devices('GPU') "
+                                   "is empty): the GPU variant of the Keras comparison cannot run here")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded from the test's name, so every test draws the same shapes each run."""
+    seed = abs(hash(request.node.nodeid)) % (2 ** 32)
+    import zlib
+    seed = zlib.crc32(request.node.nodeid.encode())
+    return np.random.default_rng(seed)
