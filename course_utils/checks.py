@@ -208,6 +208,9 @@ def call_learner(exercise, answer, case):
     if exercise.kind == "value":
         if callable(answer) and not isinstance(answer, np.ndarray):
             raise NotAnswered(f"expected a value for `{exercise.name}`, got a function; call it, or pass its result.")
+        if answer is None or answer is Ellipsis:
+            raise NotAnswered(f"`{exercise.name}` has no value yet: compute it where the exercise says "
+                              f"`# YOUR CODE HERE`, run that cell, then run this check again.")
         return to_plain(answer)
     if not callable(answer):
         raise NotAnswered(f"expected the function `{exercise.name}` itself, got {type(answer).__name__}. "
@@ -245,7 +248,9 @@ def run_check(key, answer):
         else:
             label = f" [{case.label}]" if case.label else ""
             inputs = f"\n  for the input {case.describe()}" if exercise.kind == "function" else ""
-            problems.append(f"{problem}{inputs}{label}".replace(" []", ""))
+            # the input goes right under the first line, before a recognised mistake's sentence
+            first, newline, rest = problem.partition("\n")
+            problems.append(f"{first}{inputs}{label}{newline}{rest}")
             break  # one clear problem at a time
     return CheckResult(key, passed, len(cases), problems)
 

@@ -133,35 +133,52 @@ def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def keras_forward_backward(keras_model, x, douts, training=False, device=None):
-    """Keras's output, dL/dx and dL/dw for L = sum(output * dout), on ``device``."""
+def keras_forward_backward(keras_model, x, douts, training=False, device=None, initial_state=None):
+    """Keras's output, dL/dx and dL/dw for L = sum(output * dout), on ``device``.
+
+    With ``initial_state`` (a list of arrays, for a recurrent layer) the layer is called with it and
+    a fourth value is returned: dL/d(each initial state)."""
     _quiet_tensorflow()
     import tensorflow as tf
     device = device or keras_device()[0]
     with tf.device(device):
         x_t = tf.constant(x)
+        states_t = [tf.constant(s) for s in _as_list(initial_state)] if initial_state is not None else []
         with tf.GradientTape() as tape:
             tape.watch(x_t)
-            out = keras_model(x_t, training=training)
+            for s in states_t:
+                tape.watch(s)
+            if states_t:
+                out = keras_model(x_t, initial_state=states_t, training=training)
+            else:
+                out = keras_model(x_t, training=training)
             outs = _as_list(out)
             loss = tf.add_n([tf.reduce_sum(o * tf.constant(d, dtype=o.dtype)) for o, d in zip(outs, douts)])
         weights = keras_model.trainable_weights
-        grads = tape.gradient(loss, [x_t] + list(weights))
+        grads = tape.gradient(loss, [x_t] + list(weights) + states_t)
+    d_states = [np.zeros(s.shape, dtype=x.dtype) if g is None else np.asarray(g)
+                for s, g in zip(states_t, grads[len(grads) - len(states_t):])]
+    grads = grads[:len(grads) - len(states_t)]
     outs_np = [np.asarray(o) for o in outs]
     dx = np.zeros_like(x) if grads[0] is None else np.asarray(grads[0])
     dws = [np.zeros(w.shape, dtype=x.dtype) if g is None else np.asarray(tf.convert_to_tensor(g))
            for w, g in zip(weights, grads[1:])]
+    if initial_state is not None:
+        return outs_np, dx, dws, d_states
     return outs_np, dx, dws
 
 
 def compare_with_keras(model, x, dout=None, dtype="float64", training=False, seed=0, device=None,
-                       title=""):
+                       title="", initial_state=None):
     """Run a NumPy layer/Sequential (or a Keras one) and its twin on the same input and gradient.
 
     ``model``: a course_utils.nn layer or Sequential, or a Keras layer / keras.Sequential (its
     NumPy twin is made with ``from_keras``). Both get the same weights, cast to ``dtype``.
     ``x``: the input batch. ``dout``: dL/d(output) (random normal by default, seeded).
-    Returns a ComparisonReport with rows "output", "dx" and one row per trainable weight.
+    ``initial_state``: for a recurrent layer, a list of initial states passed to both (rows
+    "d initial_state[i]" compare their gradients, the NumPy layer's ``dinitial_state``).
+    Returns a ComparisonReport with rows "output", "dx" and one row per trainable weight
+    (no "dx" row when the NumPy layer returns None for it: integer inputs, as Embedding's).
     """
     _quiet_tensorflow()
     import keras
@@ -178,12 +195,14 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
         raise TypeError(f"compare_with_keras expects a course_utils.nn layer/Sequential or a Keras layer/"
                         f"Sequential, received {type(model).__name__}.")
     # The twin's weights, cast to dtype, and a fresh Keras model in dtype with the same weights.
-    out = twin.forward(x.copy(), training=training)
+    states = None if initial_state is None else [np.asarray(s, dtype=dtype) for s in _as_list(initial_state)]
+    state_kwargs = {} if states is None else {"initial_state": [s.copy() for s in states]}
+    out = twin.forward(x.copy(), training=training, **state_kwargs)
     if any(w.dtype != np.dtype(dtype) for w in twin.weights):
         weights = [w.astype(dtype) for w in twin.get_weights()]
         twin = _retyped(twin, dtype, x)
         twin.set_weights(weights)
-        out = twin.forward(x.copy(), training=training)
+        out = twin.forward(x.copy(), training=training, **state_kwargs)
     keras_model = to_keras(twin, dtype=dtype)
     outs = _as_list(out)
     if dout is None:
@@ -194,12 +213,20 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
     dx = twin.backward(douts if isinstance(out, (list, tuple)) else douts[0])
     grads = list(twin.grads)
     device_str, device_name = (device, device) if device else keras_device()
-    k_outs, k_dx, k_dws = keras_forward_backward(keras_model, x, douts, training=training, device=device_str)
+    if states is None:
+        k_outs, k_dx, k_dws = keras_forward_backward(keras_model, x, douts, training=training, device=device_str)
+    else:
+        k_outs, k_dx, k_dws, k_dstates = keras_forward_backward(keras_model, x, douts, training=training,
+                                                                device=device_str, initial_state=states)
     names = _weight_names(twin)
     rows = []
     for i, (o, ko) in enumerate(zip(outs, k_outs)):
         rows.append(Row("output" if len(outs) == 1 else f"output[{i}]", np.asarray(o), ko))
-    rows.append(Row("dx", np.asarray(dx), k_dx))
+    if dx is not None:
+        rows.append(Row("dx", np.asarray(dx), k_dx))
+    if states is not None:
+        for i, (d, kd) in enumerate(zip(twin.dinitial_state, k_dstates)):
+            rows.append(Row(f"d initial_state[{i}]", np.asarray(d), kd))
     for name, g, kg in zip(names, grads, k_dws):
         rows.append(Row(f"d {name}", np.asarray(g), kg))
     if len(grads) != len(k_dws):

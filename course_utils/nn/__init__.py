@@ -15,3 +15,8 @@ from .optimizers import SGD, Adam
 from .regularizers import L1, L2, L1L2
 
 # -- layers added by later lessons: one import line each, below this marker --
+from .conv import Conv2D
+from .pooling import AveragePooling2D, MaxPooling2D
+from .reshaping import Flatten
+from .embedding import Embedding, TimeDistributed
+from .rnn import GRU, LSTM, SimpleRNN

@@ -105,17 +105,26 @@ def from_keras(keras_obj, dtype="float64"):
         twin.build(input_shape)
         twin.set_weights(keras_obj.get_weights())
     elif keras_obj.built:
-        twin.build(_built_input_shape(keras_obj) or (None,))
+        input_shape = _built_input_shape(keras_obj, required=False)
+        if input_shape is not None:  # else the weightless twin builds on its first call
+            twin.build(input_shape)
     return twin
 
 
-def _built_input_shape(keras_layer):
+def _built_input_shape(keras_layer, required=True):
     build_config = keras_layer.get_build_config() if hasattr(keras_layer, "get_build_config") else None
     if build_config and "input_shape" in build_config:
         return tuple(build_config["input_shape"])
     shape = getattr(keras_layer, "input_shape", None) or getattr(keras_layer, "_build_shapes_dict", None)
     if isinstance(shape, dict):
         shape = next(iter(shape.values()))
+    if shape is None:  # weightless layers (pooling, dropout) keep no build config; a model's layers know their input
+        try:
+            shape = tuple(keras_layer.input.shape)
+        except (AttributeError, ValueError):
+            shape = None
+    if shape is None and not required:
+        return None
     if shape is None:
         raise ValueError(f"Cannot tell the input shape of the built Keras layer '{keras_layer.name}'.")
     return tuple(shape)

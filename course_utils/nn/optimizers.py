@@ -10,6 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_keras_float32(value):
+    """The hyperparameter as Keras holds it: Keras keeps the learning rate in a float32 variable,
+    and its TensorFlow backend turns Python floats such as momentum or beta_1 into float32 tensors
+    before casting them to the weights' dtype. Rounding them the same way (a change of ~1e-8) is
+    what lets a float64 NumPy model follow a float64 Keras model to the last digits."""
+    return float(np.float32(value))
+
+
 class Optimizer:
     def __init__(self, learning_rate, weight_decay=None):
         if not np.isfinite(learning_rate) or learning_rate <= 0:
@@ -37,7 +45,7 @@ class Optimizer:
                                  "Try a smaller learning rate.")
             if self.weight_decay:
                 # decoupled weight decay, applied before the update (Keras's order)
-                weight -= weight * self.weight_decay * self.learning_rate
+                weight -= weight * as_keras_float32(self.weight_decay) * as_keras_float32(self.learning_rate)
             self.update_step(grad.astype(weight.dtype, copy=False), weight)
         self.iterations += 1
 
@@ -71,12 +79,13 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def update_step(self, g, w):
-        lr = self.learning_rate
+        lr = as_keras_float32(self.learning_rate)
         if self.momentum != 0:
+            momentum = as_keras_float32(self.momentum)
             m = self._slot(w, "momentum")
-            m[...] = m * self.momentum - g * lr
+            m[...] = m * momentum - g * lr
             if self.nesterov:
-                w += m * self.momentum - g * lr
+                w += m * momentum - g * lr
             else:
                 w += m
         else:
@@ -104,7 +113,10 @@ class Adam(Optimizer):
         t = self.iterations + 1
         m = self._slot(w, "m")
         v = self._slot(w, "v")
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        lr = as_keras_float32(self.learning_rate)
+        beta_1_power = as_keras_float32(self.beta_1) ** t
+        beta_2_power = as_keras_float32(self.beta_2) ** t
+        alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         m += (g - m) * (1 - self.beta_1)
         v += (np.square(g) - v) * (1 - self.beta_2)
         w -= (m * alpha) / (np.sqrt(v) + self.epsilon)

@@ -26,11 +26,15 @@ class L1L2(Regularizer):
         self.l1 = float(l1)
         self.l2 = float(l2)
 
+    # Keras casts the factors through float32 tensors (0.01 -> 0.0099999998); so do we, so that
+    # float64 training with a penalty follows Keras to the last digits (see optimizers.as_keras_float32).
     def __call__(self, w):
-        return self.l1 * np.sum(np.abs(w)) + self.l2 * np.sum(np.square(w))
+        l1, l2 = float(np.float32(self.l1)), float(np.float32(self.l2))
+        return l1 * np.sum(np.abs(w)) + l2 * np.sum(np.square(w))
 
     def gradient(self, w):
-        return self.l1 * np.sign(w) + 2.0 * self.l2 * w
+        l1, l2 = float(np.float32(self.l1)), float(np.float32(self.l2))
+        return l1 * np.sign(w) + 2.0 * l2 * w
 
     def get_config(self):
         return {"l1": self.l1, "l2": self.l2}

@@ -1,0 +1,412 @@
+"""Build the student lessons from the solution notebooks.
+
+    python -m course_utils.build            # update solutions' header cells, write lessons/
+    python -m course_utils.build --check    # write nothing; exit 1 if anything is out of date
+
+``solutions/NN_name.ipynb`` are the only hand-edited notebooks. For each of them the build
+
+1. keeps the **header cells** up to date (tagged ``course-header``, right after the title cell): an
+   "Open in Colab" badge built from ``course_utils.REPOSITORY`` and a code cell that, only inside
+   Colab, installs ``course_utils`` from the repository without touching Colab's TensorFlow/Keras.
+   It also sets the notebook metadata ``{"course": {"lesson": "NN_name"}}`` (the grader reads the
+   lesson from it) and the ``python3`` kernelspec. The solution file is rewritten only when that
+   changes something; no other solution cell is ever touched.
+2. writes **``lessons/NN_name.ipynb``**: the same cells, with
+
+   - every code region fenced by ``### BEGIN SOLUTION`` / ``### END SOLUTION`` replaced by two
+     lines at the indentation of the BEGIN marker::
+
+         # YOUR CODE HERE
+         raise NotImplementedError()
+
+   - every ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` region removed,
+   - every markdown region between the lines ``<!-- BEGIN SOLUTION -->`` and
+     ``<!-- END SOLUTION -->`` replaced by ``*Your answer here.*``,
+   - cells tagged ``solution-only`` removed,
+   - outputs, execution counts and execution timings cleared; cell ids kept from the solution.
+
+Markers stand alone on their line. Unbalanced, nested or misspelt markers are errors naming the
+notebook, the cell and the line. The output is deterministic: building twice gives the same bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import v4
+
+from . import REPOSITORY
+
+BRANCH = "main"
+HEADER_TAG = "course-header"
+SOLUTION_ONLY_TAG = "solution-only"
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+MD_BEGIN_SOLUTION = "<!-- BEGIN SOLUTION -->"
+MD_END_SOLUTION = "<!-- END SOLUTION -->"
+
+STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
+MD_STUB = "*Your answer here.*"
+
+NOTEBOOK_NAME = re.compile(r"^(\d\d_[A-Za-z0-9_]+)\.ipynb$")
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+FIX_COMMAND = "python -m course_utils.build"
+
+# a line that mentions a marker without being exactly one (a typo would silently leak a solution)
+_CODE_MARKER_WORDS = re.compile(r"\b(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b")
+_MD_MARKER_WORDS = re.compile(r"(BEGIN|END)\s+SOLUTION")
+
+
+class BuildError(ValueError):
+    """A solution notebook cannot be built into a lesson; the message says where and why."""
+
+
+# ---------------------------------------------------------------------- reading and writing
+def read_notebook(path):
+    """A solution notebook as a NotebookNode, checked to be nbformat 4.5+ with cell ids.
+
+    (nbformat.read would invent random ids for an older notebook, which would make the build
+    non-deterministic; so the notebook is read as plain JSON first.)
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"{path}: cannot read the notebook as JSON: {exc}") from None
+    version = (data.get("nbformat"), data.get("nbformat_minor"))
+    if version[0] != 4 or not isinstance(version[1], int) or version[1] < 5:
+        raise BuildError(f"{path}: expected an nbformat 4.5+ notebook (with cell ids), got nbformat "
+                         f"{version[0]}.{version[1]}. Open and save it in a recent Jupyter, or upgrade it "
+                         f"with nbformat.validator.normalize, then build again.")
+    for index, cell in enumerate(data.get("cells", [])):
+        if not cell.get("id"):
+            raise BuildError(f"{_where(path, index, data['cells'])}: the cell has no id. Save the notebook "
+                             f"with a recent Jupyter (nbformat 4.5 gives every cell an id).")
+    return nbformat.from_dict(data)
+
+
+def notebook_text(nb):
+    """The notebook serialised exactly as Jupyter/nbformat write it (one trailing newline)."""
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
+def _source(cell):
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _where(path, index, cells=None, line=None):
+    """'solutions/01_neuron.ipynb, cell 7 ("def sigmoid(z):"), line 3' (cells and lines count from 1)."""
+    text = f"{path}, cell {index + 1}"
+    if cells is not None:
+        first = next((ln.strip() for ln in _source(cells[index]).splitlines() if ln.strip()), "")
+        if first:
+            text += f" ({first[:50]!r})"
+    if line is not None:
+        text += f", line {line}"
+    return text
+
+
+# ---------------------------------------------------------------------- header cells
+def colab_url(folder, stem, repository=REPOSITORY, branch=BRANCH):
+    """https://colab.research.google.com/github/<owner>/<name>/blob/<branch>/<folder>/<stem>.ipynb"""
+    return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{folder}/{stem}.ipynb"
+
+
+def install_requirement(repository=REPOSITORY):
+    """The pip requirement Colab installs: the course's library from git, nothing else.
+
+    pyproject's dependencies deliberately leave out TensorFlow/Keras, so Colab keeps its own.
+    """
+    return f"course-utils @ git+https://github.com/{repository}.git"
+
+
+def header_cells(stem, folder, repository=REPOSITORY):
+    """The two header cells of ``<folder>/<stem>.ipynb`` (folder: "lessons" or "solutions")."""
+    if folder == "lessons":
+        note = ("*Run it locally (see the README) or in Google Colab, where the next cell installs "
+                "`course_utils` first.*")
+    else:
+        note = (f"*The solution notebook: the exercises are filled in. The learner's version is "
+                f"`lessons/{stem}.ipynb`.*")
+    badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+             f"({colab_url(folder, stem, repository)})\n\n{note}")
+    setup = (
+        "# extra code - in Google Colab, install the course's library `course_utils` (Colab's own\n"
+        "# TensorFlow and Keras are kept as they are); anywhere else this cell does nothing\n"
+        "import sys\n"
+        "\n"
+        "if \"google.colab\" in sys.modules:\n"
+        "    import importlib.util\n"
+        "    import subprocess\n"
+        "\n"
+        "    if importlib.util.find_spec(\"course_utils\") is None:\n"
+        "        subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
+        f"                        \"{install_requirement(repository)}\"],\n"
+        "                       check=True)"
+    )
+    metadata = {"tags": [HEADER_TAG]}
+    return [v4.new_markdown_cell(badge, id="course-header-badge", metadata=copy.deepcopy(metadata)),
+            v4.new_code_cell(setup, id="course-header-setup", metadata=copy.deepcopy(metadata))]
+
+
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", []) or []
+
+
+def with_header(nb, stem, folder, path="notebook", repository=REPOSITORY):
+    """A copy of ``nb`` with fresh header cells right after the first markdown (title) cell, and the
+    course metadata set. Any older header cells are dropped first."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if HEADER_TAG not in _tags(c)]
+    title = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), None)
+    if title is None:
+        raise BuildError(f"{path}: the notebook has no markdown title cell; start it with a markdown cell "
+                         f"'# NN · Title' - the header cells go right after it.")
+    nb.cells = cells[:title + 1] + header_cells(stem, folder, repository) + cells[title + 1:]
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["course"] = {"lesson": stem}
+    return nb
+
+
+# ---------------------------------------------------------------------- solution regions
+@dataclass(frozen=True)
+class Region:
+    """Lines ``begin`` .. ``end`` (1-based, the marker lines included) of a cell's source."""
+    kind: str      # "solution" or "hidden"
+    begin: int
+    end: int
+    indent: str    # the BEGIN marker's indentation
+
+
+_CODE_MARKERS = {BEGIN_SOLUTION: ("begin", "solution"), END_SOLUTION: ("end", "solution"),
+                 BEGIN_HIDDEN: ("begin", "hidden"), END_HIDDEN: ("end", "hidden")}
+_MD_MARKERS = {MD_BEGIN_SOLUTION: ("begin", "solution"), MD_END_SOLUTION: ("end", "solution")}
+
+
+def find_regions(source, cell_type="code", where=lambda line: "this cell"):
+    """The fenced regions of a cell's source, checked to be balanced and not nested.
+
+    ``where(line)`` names the place for error messages. Raises BuildError.
+    """
+    markers, words = (_CODE_MARKERS, _CODE_MARKER_WORDS) if cell_type == "code" else (_MD_MARKERS, _MD_MARKER_WORDS)
+    regions, open_region = [], None
+    lines = source.splitlines()
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        marker = markers.get(stripped)
+        if marker is None:
+            if words.search(line):
+                expected = " / ".join(markers)
+                raise BuildError(f"{where(number)}: {stripped!r} looks like a marker but is not one. A marker "
+                                 f"stands alone on its line, spelt exactly: {expected}.")
+            continue
+        side, kind = marker
+        if side == "begin":
+            if open_region is not None:
+                raise BuildError(f"{where(number)}: {stripped!r} inside the region opened at line "
+                                 f"{open_region[1]}; regions cannot be nested - close it first with "
+                                 f"{_end_marker(cell_type, open_region[0])!r}.")
+            open_region = (kind, number, line[:len(line) - len(line.lstrip())])
+        else:
+            if open_region is None or open_region[0] != kind:
+                opened = (f" (the open region, from line {open_region[1]}, is closed by "
+                          f"{_end_marker(cell_type, open_region[0])!r})" if open_region else "")
+                raise BuildError(f"{where(number)}: {stripped!r} without a matching BEGIN marker{opened}.")
+            regions.append(Region(kind, open_region[1], number, open_region[2]))
+            open_region = None
+    if open_region is not None:
+        raise BuildError(f"{where(open_region[1])}: the region opened here is never closed; add "
+                         f"{_end_marker(cell_type, open_region[0])!r} after its last line.")
+    return regions
+
+
+def _end_marker(cell_type, kind):
+    if cell_type != "code":
+        return MD_END_SOLUTION
+    return END_SOLUTION if kind == "solution" else END_HIDDEN
+
+
+def _replace_regions(source, regions, stub):
+    """The source with each region replaced by ``stub(region)`` (a list of lines)."""
+    lines = source.splitlines()
+    out, previous = [], 0
+    for region in regions:
+        out += lines[previous:region.begin - 1]
+        out += stub(region)
+        previous = region.end
+    out += lines[previous:]
+    return "\n".join(out) + ("\n" if source.endswith("\n") and out else "")
+
+
+def lesson_code(source, where=lambda line: "this cell"):
+    """A code cell's lesson source: solution regions stubbed, hidden tests removed."""
+    regions = find_regions(source, "code", where)
+    return _replace_regions(source, regions,
+                            lambda r: [r.indent + s for s in STUB_LINES] if r.kind == "solution" else [])
+
+
+def lesson_markdown(source, where=lambda line: "this cell"):
+    """A markdown cell's lesson source: solution regions replaced by '*Your answer here.*'."""
+    return _replace_regions(source, find_regions(source, "markdown", where), lambda r: [MD_STUB])
+
+
+def python_source(source):
+    """The cell's source with IPython magics and shell escapes (``%...``, ``!...``) made ``pass``,
+    so that ``ast.parse`` can read it."""
+    lines = []
+    for line in source.splitlines():
+        body = line.lstrip()
+        if body.startswith(("%", "!")):
+            line = line[:len(line) - len(body)] + "pass"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _parses(source):
+    try:
+        ast.parse(python_source(source))
+    except SyntaxError as exc:
+        return exc
+    return None
+
+
+# ---------------------------------------------------------------------- the lesson
+def lesson_notebook(solution, stem, path="notebook", repository=REPOSITORY):
+    """The lesson built from a solution notebook (as stored: cell numbers in errors are its own)."""
+    nb = copy.deepcopy(solution)
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if SOLUTION_ONLY_TAG in _tags(cell):
+            continue
+        cell.metadata.pop("execution", None)
+
+        def where(line, index=index):
+            return _where(path, index, nb.cells, line)
+
+        source = _source(cell)
+        if cell.cell_type == "code":
+            cell.source = lesson_code(source, where)
+            cell.outputs = []
+            cell.execution_count = None
+            problem = _parses(cell.source)
+            if problem and not _parses(source):
+                raise BuildError(f"{where(problem.lineno)}: the lesson's version of this cell is not valid "
+                                 f"Python ({problem.msg}) once its solution regions are replaced by the stub. "
+                                 f"A region must hold whole statements, inside a block that remains valid.")
+        elif cell.cell_type == "markdown":
+            cell.source = lesson_markdown(source, where)
+        cells.append(cell)
+    nb.cells = cells
+    return with_header(nb, stem, "lessons", path, repository)
+
+
+# ---------------------------------------------------------------------- the whole build
+@dataclass
+class Built:
+    stem: str
+    solution_path: Path
+    solution_text: str       # the solution as it should be stored (header cells current)
+    lesson_text: str
+    solution_changed: bool   # the stored solution's header cells/metadata are stale
+
+
+def solution_paths(solutions_dir):
+    """The solution notebooks, sorted; BuildError for a notebook not named NN_name.ipynb."""
+    paths = sorted(Path(solutions_dir).glob("*.ipynb"))
+    for path in paths:
+        if not NOTEBOOK_NAME.match(path.name):
+            raise BuildError(f"{path}: a solution notebook is named NN_name.ipynb (e.g. 01_neuron.ipynb); "
+                             f"rename it (or move it out of {solutions_dir}).")
+    return paths
+
+
+def build_one(solution_path, repository=REPOSITORY):
+    """Build one solution notebook in memory: its updated text and its lesson's text."""
+    solution_path = Path(solution_path)
+    stem = NOTEBOOK_NAME.match(solution_path.name).group(1)
+    stored_nb = read_notebook(solution_path)
+    lesson_text = notebook_text(lesson_notebook(stored_nb, stem, solution_path, repository))
+    solution_text = notebook_text(with_header(stored_nb, stem, "solutions", solution_path, repository))
+    # compared as nbformat writes them, so that a mere difference in JSON layout is not a change
+    return Built(stem, solution_path, solution_text, lesson_text, solution_text != notebook_text(stored_nb))
+
+
+def build(solutions_dir="solutions", lessons_dir="lessons", check=False, repository=REPOSITORY):
+    """Build every lesson. Returns the list of things that were (check=False) or would be
+    (check=True) changed, one sentence each; with check=True nothing is written."""
+    solutions_dir, lessons_dir = Path(solutions_dir), Path(lessons_dir)
+    if not solutions_dir.is_dir():
+        raise BuildError(f"There is no folder {solutions_dir}: run the build from the repository root, "
+                         f"or pass --solutions DIR.")
+    changes, stems = [], set()
+    for path in solution_paths(solutions_dir):
+        built = build_one(path, repository)
+        stems.add(built.stem)
+        if built.solution_changed:
+            changes.append(f"{path}: header cells or notebook metadata "
+                           f"{'are stale' if check else 'updated'}")
+            if not check:
+                _write(path, built.solution_text)
+        lesson_path = lessons_dir / f"{built.stem}.ipynb"
+        current = lesson_path.read_text(encoding="utf-8") if lesson_path.exists() else None
+        if current != built.lesson_text:
+            state = "is missing" if current is None else "differs from the build of " + str(path)
+            changes.append(f"{lesson_path}: {state}" if check else f"{lesson_path}: written")
+            if not check:
+                _write(lesson_path, built.lesson_text)
+    for lesson_path in sorted(lessons_dir.glob("*.ipynb")) if lessons_dir.is_dir() else []:
+        match = NOTEBOOK_NAME.match(lesson_path.name)
+        if match and match.group(1) in stems:
+            continue
+        changes.append(f"{lesson_path}: has no solution notebook {solutions_dir / lesson_path.name}"
+                       + ("" if check else " - removed"))
+        if not check:
+            lesson_path.unlink()
+    return changes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m course_utils.build",
+                                     description="Write lessons/ from solutions/ (and keep the solutions' "
+                                                 "Colab header cells up to date).")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a lesson or a solution's header is out of date")
+    parser.add_argument("--solutions", default="solutions", help="the solution notebooks (default: solutions)")
+    parser.add_argument("--lessons", default="lessons", help="where the lessons go (default: lessons)")
+    args = parser.parse_args(argv)
+    try:
+        changes = build(args.solutions, args.lessons, check=args.check)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        if changes:
+            print("Out of date:\n" + "\n".join(f"  {c}" for c in changes)
+                  + f"\nRun `{FIX_COMMAND}` to update them.")
+            return 1
+        print(f"{args.lessons}/ is up to date with {args.solutions}/.")
+        return 0
+    print("\n".join(changes) if changes else "Nothing to do: everything is up to date.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

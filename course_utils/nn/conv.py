@@ -1,0 +1,327 @@
+"""Conv2D: a 2-D convolution layer (channels_last), with Keras's arguments and weight layout,
+vectorised with im2col: every receptive field becomes a row of a matrix, and the convolution
+becomes one matrix product.
+
+Like every deep-learning library, Keras computes a *cross-correlation* (the kernel is not flipped)
+and calls it a convolution; so do we.
+
+The output size along one spatial axis (length n, kernel k, stride s), as TensorFlow computes it:
+
+    padding="valid":  n_out = floor((n - k) / s) + 1        (the kernel stays inside the input)
+    padding="same":   n_out = ceil(n / s)                   (zeros are added around the input)
+
+"same" pads ``pad_total = max((n_out - 1) * s + k - n, 0)`` zeros in all, ``pad_total // 2`` before
+and the rest (one more, when pad_total is odd) after - see ``same_padding``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import activations, initializers, regularizers
+from .base import Layer, shape_str
+
+PADDINGS = ("valid", "same")
+
+
+# ------------------------------------------------------------------ shared helpers
+def normalize_tuple(value, name, n=2, allow_zero=False):
+    """An int or a sequence of ``n`` ints -> a tuple of ``n`` positive ints (Keras's rule)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        values = (int(value),) * n
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            values = None
+        if values is None or len(values) != n or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"The `{name}` argument must be an integer or a tuple of {n} integers. "
+                             f"Received: {name}={value!r}")
+        values = tuple(int(v) for v in values)
+    low = 0 if allow_zero else 1
+    if any(v < low for v in values):
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers >= {low}. "
+                         f"Received: {name}={value!r}")
+    return values
+
+
+def normalize_padding(padding):
+    """'valid' or 'same' (case-insensitive, as Keras)."""
+    if not isinstance(padding, str) or padding.lower() not in PADDINGS:
+        raise ValueError(f"The `padding` argument must be 'valid' or 'same'. Received: padding={padding!r}")
+    return padding.lower()
+
+
+def normalize_data_format(data_format, layer):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"The NumPy {layer} supports data_format='channels_last' only (images as "
+                         f"(batch, height, width, channels)). Received: data_format={data_format!r}. "
+                         f"Transpose the input with np.transpose(x, (0, 2, 3, 1)) and use channels_last.")
+    return "channels_last"
+
+
+def conv_output_size(n, k, s, padding):
+    """The output length along one axis: floor((n - k) / s) + 1 for "valid", ceil(n / s) for "same".
+
+    ``n`` may be None (unknown), then so is the result. For "valid" the result is <= 0 when the
+    kernel is longer than the input.
+    """
+    if n is None:
+        return None
+    if padding == "same":
+        return -(-n // s)
+    return (n - k) // s + 1
+
+
+def same_padding(n, k, s):
+    """(pad_before, pad_after) of TensorFlow's "same" padding along one axis.
+
+    pad_total = max((ceil(n / s) - 1) * s + k - n, 0); pad_before = pad_total // 2, and the odd
+    one out goes after. E.g. n=5, k=2, s=1 -> (0, 1); n=6, k=3, s=2 -> (0, 1); n=5, k=3, s=1 -> (1, 1).
+    """
+    pad_total = max((conv_output_size(n, k, s, "same") - 1) * s + k - n, 0)
+    return pad_total // 2, pad_total - pad_total // 2
+
+
+def padding_amounts(height, width, kernel_size, strides, padding):
+    """((top, bottom), (left, right)) zeros to add around an image of height x width."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    return (same_padding(height, kernel_size[0], strides[0]),
+            same_padding(width, kernel_size[1], strides[1]))
+
+
+def pad_images(x, pads, value=0.0):
+    """x (N, H, W, C) with ``pads`` = ((top, bottom), (left, right)) rows/columns of ``value`` added."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def window_view(xp, window, strides, out_size):
+    """A read-only strided view of every window of a padded batch: no copy.
+
+    xp: (N, Hp, Wp, C) -> windows (N, H_out, W_out, kh, kw, C) with
+    windows[n, p, q, i, j, c] = xp[n, p * sh + i, q * sw + j, c].
+    """
+    (kh, kw), (sh, sw), (h_out, w_out) = window, strides, out_size
+    n, _, _, c = xp.shape
+    s_n, s_h, s_w, s_c = xp.strides
+    return as_strided(xp, shape=(n, h_out, w_out, kh, kw, c),
+                      strides=(s_n, s_h * sh, s_w * sw, s_h, s_w, s_c), writeable=False)
+
+
+def add_windows(dwindows, padded_shape, strides, dtype):
+    """col2im: the adjoint of ``window_view``. Sums every window's gradient back onto the padded input.
+
+    dwindows: (N, H_out, W_out, kh, kw, C) -> dxp (N, Hp, Wp, C), with
+    dxp[n, p * sh + i, q * sw + j, c] += dwindows[n, p, q, i, j, c].
+    One vectorised strided add per kernel offset (i, j): kh * kw additions, no loop over pixels.
+    """
+    _, h_out, w_out, kh, kw, _ = dwindows.shape
+    sh, sw = strides
+    dxp = np.zeros(padded_shape, dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i:i + sh * (h_out - 1) + 1:sh, j:j + sw * (w_out - 1) + 1:sw, :] += dwindows[:, :, :, i, j, :]
+    return dxp
+
+
+def add_windows_channels_first(dwindows_t, padded_shape, strides, dtype):
+    """col2im as ``add_windows``, from window gradients laid out (kh, kw, C, N, H_out, W_out).
+
+    Returns dxp (N, Hp, Wp, C) (a transposed view of a channels-first array), with
+    dxp[n, p * sh + i, q * sw + j, c] += dwindows_t[i, j, c, n, p, q]; kh * kw vectorised adds.
+    """
+    kh, kw, _, _, h_out, w_out = dwindows_t.shape
+    sh, sw = strides
+    n, hp, wp, c = padded_shape
+    dxp_t = np.zeros((c, n, hp, wp), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp_t[:, :, i:i + sh * (h_out - 1) + 1:sh, j:j + sw * (w_out - 1) + 1:sw] += dwindows_t[i, j]
+    return dxp_t.transpose(1, 2, 3, 0)
+
+
+def crop(xp, pads):
+    """Undo ``pad_images``: xp (N, Hp, Wp, C) -> (N, H, W, C)."""
+    (top, bottom), (left, right) = pads
+    return xp[:, top:xp.shape[1] - bottom, left:xp.shape[2] - right, :]
+
+
+def check_image_input(layer, x, window, strides, padding, what="kernel"):
+    """Validate a (N, H, W, C) batch for a windowed layer; return ``x`` as an array."""
+    x = layer._as_input(x, ndim=4)
+    height, width = x.shape[1:3]
+    if padding == "valid" and (height < window[0] or width < window[1]):
+        raise ValueError(
+            f"Layer '{layer.name}' received an input of height x width {height} x {width}, smaller than its "
+            f"{what} {window[0]} x {window[1]} with padding='valid', so the output would be empty "
+            f"(input shape {shape_str(x.shape)}). Use a larger input, a smaller {what}, or padding='same'.")
+    if height == 0 or width == 0:
+        raise ValueError(f"Layer '{layer.name}' received an empty image, input shape {shape_str(x.shape)}.")
+    return x
+
+
+# ------------------------------------------------------------------------ Conv2D
+class Conv2D(Layer):
+    """2-D convolution over (batch, height, width, channels) images, as ``keras.layers.Conv2D``.
+
+    Weights ``[kernel, bias]``: kernel ``(kh, kw, C, F)`` (C input channels, F = filters), bias ``(F,)``.
+
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, F)``, H_out/W_out from ``conv_output_size``.
+
+    Forward (xp = x padded; sh, sw the strides):
+        z[n, p, q, f] = sum_{i, j, c} xp[n, p*sh + i, q*sw + j, c] * kernel[i, j, c, f] + bias[f]
+        y = activation(z)
+      as im2col:  cols = windows(xp) reshaped to (N*H_out*W_out, kh*kw*C)
+                  z = cols @ K + bias,             K = kernel reshaped to (kh*kw*C, F)
+    Backward (dz = activation'(z) * dy, reshaped to (N*H_out*W_out, F)):
+        d kernel = cols^T @ dz                     (reshaped back to (kh, kw, C, F))
+        d bias   = sum over n, p, q of dz
+        d cols   = dz @ K^T,  then col2im: dxp[n, p*sh + i, q*sw + j, c] += dcols[n, p, q, i, j, c]
+        dx       = dxp with the padding cropped off
+    """
+
+    keras_class = "Conv2D"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. "
+                             f"Received: filters={filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
+        self.strides = normalize_tuple(strides, "strides")
+        self.padding = normalize_padding(padding)
+        self.data_format = normalize_data_format(data_format, "Conv2D")
+        if normalize_tuple(dilation_rate, "dilation_rate") != (1, 1):
+            raise ValueError(f"The NumPy Conv2D supports dilation_rate=1 only (no atrous convolution). "
+                             f"Received: dilation_rate={dilation_rate!r}. Use a Keras layer with "
+                             f"dilation_rate=1, or keras.layers.Conv2D itself for dilated convolutions.")
+        if groups != 1:
+            raise ValueError(f"The NumPy Conv2D supports groups=1 only (every filter sees every input "
+                             f"channel). Received: groups={groups!r}.")
+        self.dilation_rate = (1, 1)
+        self.groups = 1
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._cache = None
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 4:
+            raise ValueError(f"Layer '{self.name}' expected input of rank 4 (batch, height, width, channels), "
+                             f"received shape {shape_str(input_shape)}.")
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}' needs a known number of input channels (last axis), "
+                             f"received shape {shape_str(input_shape)}.")
+        dtype = self.compute_dtype
+        kh, kw = self.kernel_size
+        shape = (kh, kw, int(channels), self.filters)
+        self.kernel = np.asarray(self.kernel_initializer(shape, dtype=dtype), dtype=dtype)
+        self._weights = [self.kernel]
+        self.weight_names = ["kernel"]
+        if self.use_bias:
+            self.bias = np.asarray(self.bias_initializer((self.filters,), dtype=dtype), dtype=dtype)
+            self._weights.append(self.bias)
+            self.weight_names.append("bias")
+        else:
+            self.bias = None
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, height, width, _ = tuple(input_shape)
+        h_out = conv_output_size(height, self.kernel_size[0], self.strides[0], self.padding)
+        w_out = conv_output_size(width, self.kernel_size[1], self.strides[1], self.padding)
+        if (h_out is not None and h_out <= 0) or (w_out is not None and w_out <= 0):
+            raise ValueError(f"Layer '{self.name}': an input of shape {shape_str(input_shape)} is smaller than "
+                             f"the kernel {self.kernel_size[0]} x {self.kernel_size[1]} with padding='valid'; "
+                             f"the output would be empty. Use padding='same' or a larger input.")
+        return (n, h_out, w_out, self.filters)
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x, training=False):
+        x = check_image_input(self, x, self.kernel_size, self.strides, self.padding)
+        self._ensure_built(x)
+        channels = self.kernel.shape[2]
+        if x.shape[-1] != channels:
+            raise ValueError(f"Layer '{self.name}' expected input with {channels} channels (last axis), "
+                             f"received shape {shape_str(x.shape)}. Its kernel was built for {channels} "
+                             f"input channels: kernel shape {shape_str(self.kernel.shape)}.")
+        if self.dtype is not None and x.dtype != self.dtype:
+            x = x.astype(self.dtype)  # as Keras casts inputs to the layer's dtype
+        n, height, width, _ = x.shape
+        kh, kw = self.kernel_size
+        pads = padding_amounts(height, width, self.kernel_size, self.strides, self.padding)
+        xp = pad_images(x, pads)
+        h_out = conv_output_size(height, kh, self.strides[0], self.padding)
+        w_out = conv_output_size(width, kw, self.strides[1], self.padding)
+        # im2col: one row per output pixel, its receptive field flattened in the kernel's (i, j, c) order
+        cols = window_view(xp, self.kernel_size, self.strides, (h_out, w_out)).reshape(
+            n * h_out * w_out, kh * kw * channels)
+        z = cols @ self.kernel.reshape(kh * kw * channels, self.filters)
+        if self.use_bias:
+            z += self.bias
+        z = z.reshape(n, h_out, w_out, self.filters)
+        a = self.activation.forward(z)
+        self._cache = (cols, xp.shape, pads, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        cols, padded_shape, pads, z, a = self._cache
+        da = self._check_dout(dout, a.shape)
+        dz = self.activation.backward(z, a, da)
+        n, h_out, w_out, filters = dz.shape
+        kh, kw, channels, _ = self.kernel.shape
+        dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
+        self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
+        self.grads = [self.dkernel]
+        if self.use_bias:
+            self.dbias = dz2.sum(axis=0)
+            self.grads.append(self.dbias)
+        # d cols, computed transposed - (kh, kw, C, N, H_out, W_out) - so that col2im adds whole
+        # image rows at a time (channels-first inside; about twice as fast as channels-last here)
+        dcols_t = (self.kernel.reshape(kh * kw * channels, filters) @ dz2.T).reshape(
+            kh, kw, channels, n, h_out, w_out)
+        dxp = add_windows_channels_first(dcols_t, padded_shape, self.strides, cols.dtype)
+        return np.ascontiguousarray(crop(dxp, pads))
+
+    # -------------------------------------------------------------- regularizers
+    def regularization_loss(self):
+        loss = 0.0
+        if self.kernel_regularizer is not None:
+            loss += self.kernel_regularizer(self.kernel)
+        if self.use_bias and self.bias_regularizer is not None:
+            loss += self.bias_regularizer(self.bias)
+        return loss
+
+    def regularization_grads(self):
+        grads = [self.kernel_regularizer.gradient(self.kernel) if self.kernel_regularizer is not None
+                 else np.zeros_like(self.kernel)]
+        if self.use_bias:
+            grads.append(self.bias_regularizer.gradient(self.bias) if self.bias_regularizer is not None
+                         else np.zeros_like(self.bias))
+        return grads if self.trainable else []
+
+    # -------------------------------------------------------------------- config
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate, "groups": self.groups,
+                "activation": self.activation.name, "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer}

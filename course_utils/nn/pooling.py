@@ -1,0 +1,145 @@
+"""MaxPooling2D and AveragePooling2D (channels_last), with Keras's arguments; no weights.
+
+A pooling layer slides a ``pool_size`` window over each channel with step ``strides`` (by default
+the pool size: windows side by side) and keeps the largest value (max) or the mean (average) of
+each window. Output sizes and "same" padding are those of convolutions (see ``conv.same_padding``):
+
+- max pooling pads with -inf, so that padding never wins a window;
+- average pooling with "same" divides by the number of *real* (unpadded) values in each window,
+  as TensorFlow does, so the padding does not pull the border averages towards zero.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer, shape_str
+from .conv import (add_windows, check_image_input, conv_output_size, crop, normalize_data_format,
+                   normalize_padding, normalize_tuple, pad_images, padding_amounts, window_view)
+
+
+class _Pooling2D(Layer):
+    """What max and average pooling share: arguments, output shape, windows."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = normalize_tuple(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, "strides")
+        self.padding = normalize_padding(padding)
+        self.data_format = normalize_data_format(data_format, type(self).__name__)
+        self._cache = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 4:
+            raise ValueError(f"Layer '{self.name}' expected input of rank 4 (batch, height, width, channels), "
+                             f"received shape {shape_str(input_shape)}.")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, height, width, channels = tuple(input_shape)
+        h_out = conv_output_size(height, self.pool_size[0], self.strides[0], self.padding)
+        w_out = conv_output_size(width, self.pool_size[1], self.strides[1], self.padding)
+        if (h_out is not None and h_out <= 0) or (w_out is not None and w_out <= 0):
+            raise ValueError(f"Layer '{self.name}': an input of shape {shape_str(input_shape)} is smaller than "
+                             f"the pool {self.pool_size[0]} x {self.pool_size[1]} with padding='valid'; the "
+                             f"output would be empty. Use padding='same' or a larger input.")
+        return (n, h_out, w_out, channels)
+
+    def _prepare(self, x, pad_value):
+        """x checked and padded, its window view (N, H_out, W_out, ph, pw, C) and the paddings."""
+        x = check_image_input(self, x, self.pool_size, self.strides, self.padding, what="pool")
+        self._ensure_built(x)
+        if self.dtype is not None and x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        _, height, width, _ = x.shape
+        pads = padding_amounts(height, width, self.pool_size, self.strides, self.padding)
+        xp = pad_images(x, pads, value=pad_value)
+        out_size = (conv_output_size(height, self.pool_size[0], self.strides[0], self.padding),
+                    conv_output_size(width, self.pool_size[1], self.strides[1], self.padding))
+        return x, xp, window_view(xp, self.pool_size, self.strides, out_size), pads
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max pooling over (batch, height, width, channels) images, as ``keras.layers.MaxPooling2D``.
+
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, C)``.
+
+    Forward:   y[n, p, q, c] = max_{i, j} xp[n, p*sh + i, q*sw + j, c]     (xp padded with -inf)
+    Backward:  the whole gradient of each window goes to the position of its max (the argmax):
+               dxp[n, p*sh + i*, q*sw + j*, c] += dy[n, p, q, c]
+               where (i*, j*) is the first maximum of the window in row-major order - the element
+               TensorFlow picks when several are equal. Overlapping windows add up.
+    """
+
+    keras_class = "MaxPooling2D"
+
+    def forward(self, x, training=False):
+        x, xp, windows, pads = self._prepare(x, pad_value=-np.inf)
+        n, h_out, w_out, ph, pw, channels = windows.shape
+        flat = windows.reshape(n, h_out, w_out, ph * pw, channels)   # a copy: (ph*pw) values per window
+        argmax = np.argmax(flat, axis=3)                             # first max in row-major order
+        y = np.take_along_axis(flat, argmax[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+        self._cache = (argmax, xp.shape, pads, y.shape, x.dtype)
+        return y
+
+    def backward(self, dout):
+        self._require_forward()
+        argmax, padded_shape, pads, out_shape, dtype = self._cache
+        dy = self._check_dout(dout, out_shape).astype(dtype, copy=False)
+        ph, pw = self.pool_size
+        offsets = np.arange(ph * pw).reshape(ph, pw)
+        # each window's gradient, non-zero only at its argmax: (N, H_out, W_out, ph, pw, C)
+        dwindows = np.where(argmax[:, :, :, None, None, :] == offsets[None, None, None, :, :, None],
+                            dy[:, :, :, None, None, :], 0).astype(dtype, copy=False)
+        self.grads = []
+        return crop(add_windows(dwindows, padded_shape, self.strides, dtype), pads)
+
+
+class AveragePooling2D(_Pooling2D):
+    """Average pooling over (batch, height, width, channels) images, as ``keras.layers.AveragePooling2D``.
+
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, C)``.
+
+    Forward:   y[n, p, q, c] = (1 / count[p, q]) * sum_{i, j} xp[n, p*sh + i, q*sw + j, c]
+               (xp padded with zeros; count[p, q] = the number of real, unpadded values in the
+               window: ph * pw with "valid", fewer at the borders with "same")
+    Backward:  every value of a window gets an equal share:
+               dxp[n, p*sh + i, q*sw + j, c] += dy[n, p, q, c] / count[p, q]
+    """
+
+    keras_class = "AveragePooling2D"
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size=pool_size, strides=strides, padding=padding, data_format=data_format,
+                         **kwargs)
+
+    def _counts(self, height, width, pads, out_size):
+        """count[p, q]: how many real (unpadded) input values window (p, q) covers, shape (H_out, W_out)."""
+        def along(n, k, s, pad_before, n_out):
+            start = np.arange(n_out) * s - pad_before          # first index of each window in x
+            return np.minimum(start + k, n) - np.maximum(start, 0)
+        rows = along(height, self.pool_size[0], self.strides[0], pads[0][0], out_size[0])
+        cols = along(width, self.pool_size[1], self.strides[1], pads[1][0], out_size[1])
+        return np.outer(rows, cols)
+
+    def forward(self, x, training=False):
+        x, xp, windows, pads = self._prepare(x, pad_value=0.0)
+        _, h_out, w_out, _, _, _ = windows.shape
+        counts = self._counts(x.shape[1], x.shape[2], pads, (h_out, w_out)).astype(x.dtype)
+        y = windows.sum(axis=(3, 4)) / counts[None, :, :, None]
+        self._cache = (counts, xp.shape, pads, y.shape, x.dtype)
+        return y
+
+    def backward(self, dout):
+        self._require_forward()
+        counts, padded_shape, pads, out_shape, dtype = self._cache
+        dy = self._check_dout(dout, out_shape).astype(dtype, copy=False)
+        share = dy / counts[None, :, :, None]
+        ph, pw = self.pool_size
+        dwindows = np.broadcast_to(share[:, :, :, None, None, :], share.shape[:3] + (ph, pw) + share.shape[3:])
+        self.grads = []
+        return crop(add_windows(dwindows, padded_shape, self.strides, dtype), pads)

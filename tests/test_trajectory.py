@@ -1,0 +1,106 @@
+"""A NumPy model and a Keras model, started from the same weights and fed the same batches, follow
+the same trajectory: after 20 steps their weights agree to rel err <= 1e-6 (float64).
+
+This is what "Keras's exact update rules" means for SGD (plain, momentum, Nesterov) and Adam, and
+it also checks the losses' gradients and the Sequential backward pass end to end.
+"""
+import numpy as np
+import pytest
+
+import course_utils.nn as nn
+from course_utils.gradcheck import rel_error
+
+keras = pytest.importorskip("keras")
+
+STEPS = 20
+RTOL = 1e-6
+
+
+def _mlp():
+    return nn.Sequential([nn.Dense(16, activation="relu"), nn.Dense(12, activation="tanh"),
+                          nn.Dense(4, activation="softmax")])
+
+
+def _batches(rng, n_features=6, classes=4, batch=16):
+    x = rng.normal(size=(STEPS, batch, n_features))
+    y = np.eye(classes)[rng.integers(0, classes, size=(STEPS, batch))]
+    return x, y
+
+
+OPTIMIZERS = {
+    "sgd": (lambda: nn.SGD(0.1), lambda: keras.optimizers.SGD(0.1)),
+    "sgd_momentum": (lambda: nn.SGD(0.05, momentum=0.9), lambda: keras.optimizers.SGD(0.05, momentum=0.9)),
+    "sgd_nesterov": (lambda: nn.SGD(0.05, momentum=0.9, nesterov=True),
+                     lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)),
+    "adam": (lambda: nn.Adam(0.01), lambda: keras.optimizers.Adam(0.01)),
+    "adam_weight_decay": (lambda: nn.Adam(0.01, weight_decay=0.1),
+                          lambda: keras.optimizers.Adam(0.01, weight_decay=0.1)),
+}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_numpy_and_keras_follow_the_same_trajectory(optimizer, rng):
+    make_numpy_opt, make_keras_opt = OPTIMIZERS[optimizer]
+    model = _mlp()
+    model.build((None, 6))
+    keras_model = nn.to_keras(model, dtype="float64")
+    model.compile(optimizer=make_numpy_opt(), loss="categorical_crossentropy")
+    keras_model.compile(optimizer=make_keras_opt(),
+                        loss=keras.losses.CategoricalCrossentropy(dtype="float64"), jit_compile=False)
+    x, y = _batches(rng)
+    start = model.get_weights()
+    numpy_losses, keras_losses = [], []
+    for step in range(STEPS):
+        numpy_losses.append(model.train_on_batch(x[step], y[step])["loss"])
+        keras_losses.append(float(keras_model.train_on_batch(x[step], y[step])))
+    moved = max(rel_error(a, b) for a, b in zip(model.get_weights(), start))
+    assert moved > 1e-2, "the weights barely moved: the test would not notice a wrong update rule"
+    for i, (mine, theirs) in enumerate(zip(model.get_weights(), keras_model.get_weights())):
+        err = rel_error(mine, theirs)
+        assert err <= RTOL, f"weight {i} after {STEPS} steps: rel err {err:.2e}\nMine:\n{mine}\nTheirs:\n{theirs}"
+    assert rel_error(np.array(numpy_losses), np.array(keras_losses)) <= RTOL
+
+
+@pytest.fixture
+def floatx_float64():
+    """Keras sums regularization losses in floatx; float64 models need floatx = float64."""
+    old = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx(old)
+
+
+def test_l2_regularized_training_follows_keras(rng, floatx_float64):
+    model = nn.Sequential([nn.Dense(8, activation="tanh", kernel_regularizer=nn.L2(0.01)),
+                           nn.Dense(4, activation="softmax")])
+    model.build((None, 6))
+    keras_model = nn.to_keras(model, dtype="float64")
+    model.compile(optimizer=nn.SGD(0.1, momentum=0.5), loss="categorical_crossentropy")
+    keras_model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5),
+                        loss=keras.losses.CategoricalCrossentropy(dtype="float64"), jit_compile=False)
+    x, y = _batches(rng)
+    for step in range(STEPS):
+        model.train_on_batch(x[step], y[step])
+        keras_model.train_on_batch(x[step], y[step])
+    for mine, theirs in zip(model.get_weights(), keras_model.get_weights()):
+        assert rel_error(mine, theirs) <= RTOL
+
+
+def test_optimizer_rules_on_one_weight():
+    """Known results by hand: one weight w = 1 with gradient g = 0.5."""
+    w = np.array([1.0])
+    nn.SGD(0.1).apply_gradients([(np.array([0.5]), w)])
+    # (Keras, and so the NumPy optimizer, holds lr = 0.1 as float32: 0.10000000149, hence rel=1e-7)
+    assert w[0] == pytest.approx(0.95, rel=1e-7)
+    w, opt = np.array([1.0]), nn.SGD(0.1, momentum=0.9)
+    opt.apply_gradients([(np.array([0.5]), w)])   # m = -0.05, w = 0.95
+    opt.apply_gradients([(np.array([0.5]), w)])   # m = -0.045 - 0.05 = -0.095, w = 0.855
+    assert w[0] == pytest.approx(0.855, rel=1e-7)
+    w, opt = np.array([1.0]), nn.Adam(0.1)
+    opt.apply_gradients([(np.array([0.5]), w)])
+    # m = 0.05, v = 0.00025, alpha = lr sqrt(1 - beta_2) / (1 - beta_1), with lr, beta_1 and beta_2 held
+    # as float32 the way Keras holds them; the step alpha m / (sqrt(v) + eps) is ~lr.
+    lr, b1, b2 = (float(np.float32(v)) for v in (0.1, 0.9, 0.999))
+    alpha = lr * np.sqrt(1 - b2) / (1 - b1)
+    assert w[0] == pytest.approx(1.0 - alpha * 0.05 / (np.sqrt(0.00025) + 1e-7), rel=1e-14)
+    assert w[0] == pytest.approx(0.9, rel=1e-5)   # the first Adam step moves each weight by about lr
