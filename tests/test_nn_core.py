@@ -360,3 +360,42 @@ def test_early_stopping_restores_the_best_weights(rng):
     history = model.fit(x, y, epochs=50, validation_data=(x_val, y_val), callbacks=[stop], verbose=0)
     assert len(history.history["loss"]) == stop.best_epoch + 1 + 2
     assert model.evaluate(x_val, y_val) == pytest.approx(min(history.history["val_loss"]), rel=1e-12)
+
+
+# ---------------------------------------------------------------- the harness
+def test_the_harness_catches_a_wrong_backward(rng):
+    """The comparison is not vacuous: a backward pass off by a little is reported, by name."""
+
+    class SlightlyWrongDense(nn.Dense):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.grads[1] = self.grads[1] * (1 + 1e-5)   # a bias gradient off by 1e-5
+            return dx
+
+    report = compare_with_keras(SlightlyWrongDense(3), rng.normal(size=(4, 2)))
+    assert report["d bias"].max_rel_err > 1e-6
+    assert report["d kernel"].max_rel_err < RTOL
+    with pytest.raises(AssertionError, match="d bias"):
+        report.assert_close(RTOL)
+    assert "max rel err" in str(report) and f"Keras on {report.device}" in str(report)
+    assert "<table>" in report._repr_html_()
+
+
+def test_rel_error_and_numerical_gradient_on_known_results():
+    assert rel_error(np.array([1.0]), np.array([1.0])) == 0.0
+    assert rel_error(np.array([1.0]), np.array([1.0 + 2e-7])) == pytest.approx(1e-7, rel=1e-6)
+    w = np.array([1.0, -2.0, 3.0])
+    numeric = numerical_gradient(lambda: np.sum(w ** 3), w)
+    np.testing.assert_allclose(numeric, 3 * w ** 2, rtol=1e-9)
+
+
+def test_optimizer_arguments_are_validated():
+    with pytest.raises(ValueError, match="learning_rate=-0.1"):
+        nn.SGD(-0.1)
+    with pytest.raises(ValueError, match="momentum=1.5"):
+        nn.SGD(0.1, momentum=1.5)
+    w = np.zeros(3)
+    with pytest.raises(ValueError, match=r"shape \(2,\) does not match its weight of shape \(3,\)"):
+        nn.SGD().apply_gradients([(np.zeros(2), w)])
+    with pytest.raises(ValueError, match="NaN or inf.*smaller learning rate"):
+        nn.Adam().apply_gradients([(np.array([np.inf, 0, 0]), w)])

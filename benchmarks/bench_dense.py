@@ -1,0 +1,85 @@
+"""NumPy Dense(256, relu) forward + backward vs compiled Keras, float32, on the CPU, in one run.
+
+    python benchmarks/bench_dense.py [--repeats 50]
+
+Both sides compute the same thing: y = relu(x W + b) on a (256, 784) batch, then dx, dW, db for
+the upstream gradient dout. Keras runs a tf.function-compiled GradientTape step. Reports the median
+time of each and the ratio NumPy / Keras (the goal: within 1.5x). Times depend on the machine and on
+its load, the ratio much less: compare ratios, measured in one run.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np
+
+
+def median_time(fn, repeats, warmup=5):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    import course_utils.nn as nn
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.batch, 784)).astype(np.float32)
+    dout = rng.normal(size=(args.batch, 256)).astype(np.float32)
+
+    layer = nn.Dense(256, activation="relu", dtype="float32")
+    layer.build(x.shape)
+    keras_layer = nn.to_keras(layer, dtype="float32")
+    x_t, dout_t = tf.constant(x), tf.constant(dout)
+
+    def numpy_step():
+        layer.forward(x)
+        return layer.backward(dout)
+
+    @tf.function
+    def keras_step(x_in, d):
+        with tf.GradientTape() as tape:
+            tape.watch(x_in)
+            y = keras_layer(x_in)
+            loss = tf.reduce_sum(y * d)
+        return tape.gradient(loss, [x_in] + keras_layer.trainable_weights)
+
+    def keras_run():
+        grads = keras_step(x_t, dout_t)
+        grads[0].numpy()  # wait for the result
+
+    # the two compute the same numbers (float32 tolerance)
+    numpy_dx = numpy_step()
+    keras_dx = keras_step(x_t, dout_t)[0].numpy()
+    assert np.allclose(numpy_dx, keras_dx, rtol=1e-4, atol=1e-4), "NumPy and Keras disagree"
+
+    t_numpy = median_time(numpy_step, args.repeats)
+    t_keras = median_time(keras_run, args.repeats)
+    ratio = t_numpy / t_keras
+    print(f"Dense(256, relu) forward+backward, batch ({args.batch}, 784) float32, CPU "
+          f"({os.cpu_count()} cores), median of {args.repeats}")
+    print(f"  NumPy : {t_numpy * 1e3:8.3f} ms")
+    print(f"  Keras : {t_keras * 1e3:8.3f} ms  (tf.function + GradientTape)")
+    print(f"  ratio NumPy/Keras: {ratio:.2f}x  (goal <= 1.5x)")
+    return ratio
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
