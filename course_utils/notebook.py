@@ -27,6 +27,29 @@ def quiet_tensorflow():
         pass
 
 
+def import_tensorflow_quietly():
+    """Import TensorFlow with the C++ start-up lines ("Could not find cuda drivers ...") kept out
+    of sight: they are written to file descriptor 2 before TF_CPP_MIN_LOG_LEVEL is read, and
+    Jupyter would show them in the notebook. Python-level errors still surface as exceptions."""
+    quiet_tensorflow()
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (some embedded interpreters): nothing to hide
+        import tensorflow
+        return tensorflow
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow
+
+
 def set_seed(seed):
     """Seed Python, NumPy and (if installed) Keras/TensorFlow with one number.
 
@@ -52,8 +75,8 @@ def setup(seed=42, keras=True, quiet=True):
     import numpy as np
     versions = [f"Python {sys.version.split()[0]}", f"NumPy {np.__version__}"]
     if keras:
+        tf = import_tensorflow_quietly()
         import keras as keras_module
-        import tensorflow as tf
         versions += [f"TensorFlow {tf.__version__}", f"Keras {keras_module.__version__}"]
     set_seed(seed)
     try:

@@ -8,6 +8,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np
 import pytest
 
+from course_utils.notebook import import_tensorflow_quietly
+
+try:  # once, up front, without TensorFlow's C++ start-up lines in the test output
+    import_tensorflow_quietly()
+except ImportError:  # pragma: no cover - the Keras tests skip themselves
+    pass
+
 
 def _gpu_available():
     try:
