@@ -208,7 +208,7 @@ def find_regions(source, cell_type="code", where=lambda line: "this cell"):
     """
     markers, words = (_CODE_MARKERS, _CODE_MARKER_WORDS) if cell_type == "code" else (_MD_MARKERS, _MD_MARKER_WORDS)
     regions, open_region = [], None
-    lines = source.splitlines()
+    lines = source.split("\n")  # (not splitlines: a form feed or \u2028 inside a line is no line break)
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         marker = markers.get(stripped)
@@ -246,14 +246,14 @@ def _end_marker(cell_type, kind):
 
 def _replace_regions(source, regions, stub):
     """The source with each region replaced by ``stub(region)`` (a list of lines)."""
-    lines = source.splitlines()
+    lines = source.split("\n")
     out, previous = [], 0
     for region in regions:
         out += lines[previous:region.begin - 1]
         out += stub(region)
         previous = region.end
     out += lines[previous:]
-    return "\n".join(out) + ("\n" if source.endswith("\n") and out else "")
+    return "\n".join(out)
 
 
 def lesson_code(source, where=lambda line: "this cell"):
@@ -272,7 +272,7 @@ def python_source(source):
     """The cell's source with IPython magics and shell escapes (``%...``, ``!...``) made ``pass``,
     so that ``ast.parse`` can read it."""
     lines = []
-    for line in source.splitlines():
+    for line in source.split("\n"):
         body = line.lstrip()
         if body.startswith(("%", "!")):
             line = line[:len(line) - len(body)] + "pass"
@@ -376,11 +376,22 @@ def build(solutions_dir="solutions", lessons_dir="lessons", check=False, reposit
         match = NOTEBOOK_NAME.match(lesson_path.name)
         if match and match.group(1) in stems:
             continue
-        changes.append(f"{lesson_path}: has no solution notebook {solutions_dir / lesson_path.name}"
-                       + ("" if check else " - removed"))
-        if not check:
+        # only a notebook the build once wrote (named NN_name, with the course metadata) is removed
+        generated = bool(match) and _lesson_of(lesson_path) == match.group(1)
+        if check or not generated:
+            changes.append(f"{lesson_path}: has no solution notebook {solutions_dir / lesson_path.name}"
+                           + ("" if generated else "; it was not written by the build: move or delete it by hand"))
+        else:
+            changes.append(f"{lesson_path}: has no solution notebook any more - removed")
             lesson_path.unlink()
     return changes
+
+
+def _lesson_of(path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("course", {}).get("lesson")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def main(argv=None):
@@ -405,6 +416,10 @@ def main(argv=None):
         print(f"{args.lessons}/ is up to date with {args.solutions}/.")
         return 0
     print("\n".join(changes) if changes else "Nothing to do: everything is up to date.")
+    left = build(args.solutions, args.lessons, check=True)
+    if left:
+        print("Still out of date:\n" + "\n".join(f"  {c}" for c in left), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -222,7 +222,8 @@ def call_learner(exercise, answer, case):
         raise NotAnswered(f"`{exercise.name}` is not implemented yet: replace `raise NotImplementedError()` "
                           f"with your code, run that cell, then run this check again.") from None
     except Exception as exc:
-        raise NotAnswered(f"`{exercise.name}({case.describe()})` raised {type(exc).__name__}: {exc}") from None
+        call = f"{exercise.name}({case.describe(exercise.parameter_names)})"
+        raise NotAnswered(f"`{call}` raised {type(exc).__name__}: {exc}") from None
     for original, passed in zip(case.args, args):
         if isinstance(original, np.ndarray) and isinstance(passed, np.ndarray) and passed.shape == original.shape \
                 and not np.array_equal(original, passed, equal_nan=True):
@@ -247,7 +248,8 @@ def run_check(key, answer):
             passed += 1
         else:
             label = f" [{case.label}]" if case.label else ""
-            inputs = f"\n  for the input {case.describe()}" if exercise.kind == "function" else ""
+            inputs = (f"\n  for the input {case.describe(exercise.parameter_names)}"
+                      if exercise.kind == "function" else "")
             # the input goes right under the first line, before a recognised mistake's sentence
             first, newline, rest = problem.partition("\n")
             problems.append(f"{first}{inputs}{label}{newline}{rest}")

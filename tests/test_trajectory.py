@@ -104,3 +104,36 @@ def test_optimizer_rules_on_one_weight():
     alpha = lr * np.sqrt(1 - b2) / (1 - b1)
     assert w[0] == pytest.approx(1.0 - alpha * 0.05 / (np.sqrt(0.00025) + 1e-7), rel=1e-14)
     assert w[0] == pytest.approx(0.9, rel=1e-5)   # the first Adam step moves each weight by about lr
+
+
+@pytest.mark.parametrize("case", ["sigmoid_bce", "softmax_cce", "softmax_sparse"])
+def test_saturated_outputs_train_from_logits_like_keras(case):
+    """With a sigmoid/softmax output and cross-entropy, Keras trains from the logits (no clipping):
+    a confidently wrong example (|z| = 20) still gets its full gradient, in both libraries."""
+    if case == "sigmoid_bce":
+        layer, loss = nn.Dense(1, activation="sigmoid"), "binary_crossentropy"
+        x, y = np.array([[1.0], [-1.0]]), np.array([[1.0], [0.0]])
+        weights = [np.array([[-20.0]]), np.zeros(1)]
+    else:
+        layer = nn.Dense(2, activation="softmax")
+        loss = "categorical_crossentropy" if case == "softmax_cce" else "sparse_categorical_crossentropy"
+        x = np.array([[1.0], [-1.0]])
+        y = np.array([[1.0, 0.0], [0.0, 1.0]]) if case == "softmax_cce" else np.array([0, 1])
+        weights = [np.array([[-10.0, 10.0]]), np.zeros(2)]
+    model = nn.Sequential([layer])
+    model.build((None, 1))
+    model.set_weights(weights)
+    keras_model = nn.to_keras(model, dtype="float64")
+    model.compile(optimizer=nn.SGD(0.1), loss=loss)
+    keras_loss = {"binary_crossentropy": keras.losses.BinaryCrossentropy,
+                  "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+                  "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy}[loss]
+    keras_model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras_loss(dtype="float64"), jit_compile=False)
+    mine = model.train_on_batch(x, y)["loss"]
+    theirs = float(keras_model.train_on_batch(x, y))
+    assert mine == pytest.approx(theirs, rel=1e-9) and mine > 17   # unclipped: ~20, not -log(1e-7) = 16.1
+    for a, b in zip(model.get_weights(), keras_model.get_weights()):
+        assert rel_error(a, b) <= 1e-9
+    assert abs(model.get_weights()[0]).max() < abs(weights[0]).max()   # the step moved the weights
+    # (Keras's evaluate reports through a float32 metric tracker, hence 1e-6)
+    assert model.evaluate(x, y) == pytest.approx(keras_model.evaluate(x, y, verbose=0), rel=1e-6)

@@ -19,6 +19,7 @@ output, the feedback names the mistake.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -35,13 +36,18 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     label: str = ""
 
-    def describe(self):
-        """'x: array (3, 2) float64, w: array (2,) float64, b: 0.5' - shown when a case fails."""
+    def describe(self, names=()):
+        """'x=array (3, 2) float64, w=[0.5 1. ], b=0.5' - shown when a case fails.
+
+        names: the function's parameter names, to label the positional arguments (optional).
+        """
         def one(v):
             if isinstance(v, np.ndarray):
                 return f"array {tuple(v.shape)} {v.dtype}" if v.size > 6 else np.array2string(v, precision=4)
             return repr(v)
-        parts = [one(a) for a in self.args] + [f"{k}={one(v)}" for k, v in self.kwargs.items()]
+        names = tuple(names)[:len(self.args)]
+        parts = ([f"{n}={one(a)}" for n, a in zip(names, self.args)] + [one(a) for a in self.args[len(names):]]
+                 + [f"{k}={one(v)}" for k, v in self.kwargs.items()])
         return ", ".join(parts)
 
 
@@ -74,6 +80,15 @@ class Exercise:
     @property
     def lesson(self):
         return self.key.split(".", 1)[0]
+
+    @property
+    def parameter_names(self):
+        """The reference function's positional parameter names (to label inputs in feedback)."""
+        try:
+            parameters = inspect.signature(self.reference).parameters.values()
+        except (TypeError, ValueError):
+            return ()
+        return tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
     def public_cases(self):
         if self.kind == "value":

@@ -30,7 +30,7 @@ _name_counters: dict[str, itertools.count] = {}
 def _snake_case(name):
     out = []
     for i, ch in enumerate(name):
-        if ch.isupper() and i and (not name[i - 1].isupper() or
+        if ch.isupper() and i and (name[i - 1].islower() or  # "Conv2D" -> "conv2d", as Keras names it
                                    (i + 1 < len(name) and name[i + 1].islower())):
             out.append("_")
         out.append(ch.lower())

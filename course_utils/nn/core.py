@@ -79,7 +79,21 @@ class Dense(Layer):
         self._require_forward()
         x, z, a = self._cache
         da = self._check_dout(dout, a.shape)
-        dz = self.activation.backward(z, a, da)
+        return self.backward_from_logits(self.activation.backward(z, a, da))
+
+    @property
+    def logits(self):
+        """z = x W + b of the last forward pass (the input of the activation)."""
+        self._require_forward()
+        return self._cache[1]
+
+    def backward_from_logits(self, dz):
+        """The backward pass from dL/dz (skipping the activation): fills grads, returns dx.
+        Used when the loss is computed from the logits, e.g. softmax + cross-entropy, where
+        dL/dz = (p - y) / N directly."""
+        self._require_forward()
+        x, z, _ = self._cache
+        dz = self._check_dout(dz, z.shape)
         x2 = x.reshape(-1, x.shape[-1])
         dz2 = dz.reshape(-1, dz.shape[-1])
         self.dkernel = x2.T @ dz2

@@ -256,13 +256,49 @@ class Sequential(Layer):
                              f"{what} {shape_str(x.shape)} and y {shape_str(y.shape)}.")
         return x, y
 
+    def _logits_loss(self):
+        """The from-logits twin of the loss when the last layer ends in the matching activation.
+
+        Like Keras, a sigmoid output with binary cross-entropy (or a softmax output with
+        categorical cross-entropy) is trained from the logits z: the loss is computed from z
+        without clipping, and dL/dz = (p - y) / N flows straight into the last layer. This is
+        both exact and stable where p would round to 0 or 1.
+        """
+        if not self.layers:
+            return None
+        last = self.layers[-1]
+        activation = getattr(getattr(last, "activation", None), "name", None)
+        if not hasattr(last, "backward_from_logits") or getattr(self.loss, "from_logits", True):
+            return None
+        if activation == "sigmoid" and isinstance(self.loss, losses_module.BinaryCrossentropy):
+            return losses_module.BinaryCrossentropy(from_logits=True)
+        if activation == "softmax" and isinstance(self.loss, (losses_module.CategoricalCrossentropy,
+                                                              losses_module.SparseCategoricalCrossentropy)):
+            return type(self.loss)(from_logits=True)
+        return None
+
+    def _loss_value(self, y, y_pred):
+        """The loss of the last forward pass (from the logits where Keras uses them)."""
+        logits_loss = self._logits_loss()
+        if logits_loss is not None:
+            return logits_loss.loss(y, self.layers[-1].logits)
+        return self.loss.loss(y, y_pred)
+
     def train_on_batch(self, x, y):
         """One gradient step on one batch; returns the loss before the step (as Keras does)."""
         self._require_compiled()
         x, y = self._check_xy(x, y)
         y_pred = self.forward(x, training=True)
-        loss = self.loss.loss(y, y_pred) + self.regularization_loss()
-        self.backward(self.loss.gradient(y, y_pred))
+        loss = self._loss_value(y, y_pred) + self.regularization_loss()
+        logits_loss = self._logits_loss()
+        if logits_loss is not None:
+            last = self.layers[-1]
+            dout = last.backward_from_logits(logits_loss.gradient(y, last.logits))
+            for layer in reversed(self.layers[:-1]):
+                dout = layer.backward(dout)
+            self.grads = [g for layer in self.layers for g in layer.grads]
+        else:
+            self.backward(self.loss.gradient(y, y_pred))
         grads = [g + r for g, r in zip(self.grads, self.regularization_grads())]
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         logs = {"loss": loss}
@@ -316,8 +352,16 @@ class Sequential(Layer):
     def evaluate(self, x, y, batch_size=None, verbose=0, return_dict=False):
         self._require_compiled()
         x, y = self._check_xy(x, y)
-        y_pred = self.predict(x, batch_size=batch_size)
-        logs = {"loss": self.loss.loss(y, y_pred) + self.regularization_loss()}
+        if batch_size is None or batch_size >= len(x):
+            y_pred = self.forward(x, training=False)
+            loss = self._loss_value(y, y_pred)
+        else:  # batch by batch, the loss weighted by batch size as Keras averages it
+            y_pred, loss = [], 0.0
+            for i in range(0, len(x), batch_size):
+                y_pred.append(self.forward(x[i:i + batch_size], training=False))
+                loss += self._loss_value(y[i:i + batch_size], y_pred[-1]) * len(y_pred[-1])
+            y_pred, loss = np.concatenate(y_pred), loss / len(x)
+        logs = {"loss": loss + self.regularization_loss()}
         if self.metrics:
             logs["accuracy"] = _accuracy(self.loss, y, y_pred)
         if verbose:

@@ -7,15 +7,30 @@ batches follow the same trajectory (checked in tests/test_trajectory.py).
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 
 def as_keras_float32(value):
-    """The hyperparameter as Keras holds it: Keras keeps the learning rate in a float32 variable,
-    and its TensorFlow backend turns Python floats such as momentum or beta_1 into float32 tensors
-    before casting them to the weights' dtype. Rounding them the same way (a change of ~1e-8) is
-    what lets a float64 NumPy model follow a float64 Keras model to the last digits."""
+    """A hyperparameter as Keras's TensorFlow backend uses it: Python floats such as momentum,
+    beta_1 or weight_decay become float32 tensors before they are cast to the weights' dtype.
+    Rounding them the same way (a change of ~1e-8) is what lets a float64 NumPy model follow a
+    float64 Keras model to the last digits."""
     return float(np.float32(value))
+
+
+def as_keras_learning_rate(value):
+    """The learning rate as Keras holds it: in a variable of Keras's float type (``floatx``,
+    float32 unless ``keras.config.set_floatx`` changed it; read only if Keras is already imported)."""
+    keras = sys.modules.get("keras")
+    floatx = "float32"
+    if keras is not None:
+        try:
+            floatx = keras.config.floatx()
+        except AttributeError:  # pragma: no cover - a partially imported Keras
+            pass
+    return float(np.dtype(floatx).type(value))
 
 
 class Optimizer:
@@ -45,7 +60,7 @@ class Optimizer:
                                  "Try a smaller learning rate.")
             if self.weight_decay:
                 # decoupled weight decay, applied before the update (Keras's order)
-                weight -= weight * as_keras_float32(self.weight_decay) * as_keras_float32(self.learning_rate)
+                weight -= weight * as_keras_float32(self.weight_decay) * as_keras_learning_rate(self.learning_rate)
             self.update_step(grad.astype(weight.dtype, copy=False), weight)
         self.iterations += 1
 
@@ -79,7 +94,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def update_step(self, g, w):
-        lr = as_keras_float32(self.learning_rate)
+        lr = as_keras_learning_rate(self.learning_rate)
         if self.momentum != 0:
             momentum = as_keras_float32(self.momentum)
             m = self._slot(w, "momentum")
@@ -113,7 +128,7 @@ class Adam(Optimizer):
         t = self.iterations + 1
         m = self._slot(w, "m")
         v = self._slot(w, "v")
-        lr = as_keras_float32(self.learning_rate)
+        lr = as_keras_learning_rate(self.learning_rate)
         beta_1_power = as_keras_float32(self.beta_1) ** t
         beta_2_power = as_keras_float32(self.beta_2) ** t
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
