@@ -42,3 +42,38 @@ def load_digits(test_size=0.25, validation_size=0.0, seed=0, flatten=True, one_h
             x_train, y_train, test_size=validation_size, random_state=seed, stratify=labels)
         return (x_train, y_train), (x_val, y_val), (x_test, y_test)
     return (x_train, y_train), (x_test, y_test)
+
+
+def load_names():
+    """5,163 English first names in lower case, a-z only, sorted (data/first_names.txt), for the
+    character-level models of lesson 07.
+
+    Source: the female and male first-name lists of the PyPI package ``names`` 0.3.0 (Trey Hunner,
+    MIT licence), which are public domain, derived from the 1990 US Census; merged, lower-cased and
+    deduplicated. See data/README.md for the checksum. Returns a list of str.
+    """
+    names = data_path("first_names.txt").read_text(encoding="utf-8").split()
+    if not names or any(not (n.isascii() and n.isalpha() and n.islower()) for n in names):
+        raise ValueError("The course data file first_names.txt is damaged (expected one lower-case a-z name "
+                         "per line). Reinstall the course package: pip install -e . (or from git in Colab).")
+    return names
+
+
+def make_series(n_steps=2000, periods=(25.0, 60.0, 170.0), amplitudes=(1.0, 0.6, 0.4), noise=0.15, seed=0):
+    """A generated time series for forecasting (lesson 07): a sum of sines plus Gaussian noise,
+
+        s_t = sum_k a_k sin(2 pi t / P_k + phase_k) + noise * eps_t,    eps_t ~ N(0, 1),
+
+    with random phases (seeded). Nothing is downloaded: the same seed gives the same series.
+    Returns an array of shape (n_steps,) (float64).
+    """
+    if len(periods) != len(amplitudes):
+        raise ValueError(f"make_series needs one amplitude per period; received {len(periods)} periods and "
+                         f"{len(amplitudes)} amplitudes.")
+    if int(n_steps) <= 0:
+        raise ValueError(f"make_series needs n_steps >= 1, received n_steps={n_steps!r}.")
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(n_steps), dtype=np.float64)
+    phases = rng.uniform(0, 2 * np.pi, size=len(periods))
+    series = sum(a * np.sin(2 * np.pi * t / p + phase) for a, p, phase in zip(amplitudes, periods, phases))
+    return series + noise * rng.normal(size=t.shape)

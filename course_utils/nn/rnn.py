@@ -26,7 +26,14 @@ How the code is organised (the same for the three layers):
   every pre-activation, and then gets ``dW``, ``dU``, ``db`` and ``dx`` with one matrix product each
   (a gradient summed over time steps is a sum over the rows of a stacked matrix).
 
-Loops run over time steps only, never over the batch or the units.
+Loops run over time steps only, never over the batch or the units. During forward and backward,
+BLAS runs on one thread (the per-step products are too small to gain from more; see
+``_one_blas_thread``).
+
+After ``backward``: ``grads`` (Keras's ``trainable_weights`` order), ``dinitial_state`` (a list:
+the gradient of each initial state, the zeros default or the given one) and ``dh_sequence``
+``(N, T, units)``: dL/dh_t, the gradient that reaches each step's state - what vanishes in a long
+sequence (its steps in the order they were processed, i.e. reversed with ``go_backwards``).
 """
 from __future__ import annotations
 
