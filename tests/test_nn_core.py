@@ -399,3 +399,21 @@ def test_optimizer_arguments_are_validated():
         nn.SGD().apply_gradients([(np.zeros(2), w)])
     with pytest.raises(ValueError, match="NaN or inf.*smaller learning rate"):
         nn.Adam().apply_gradients([(np.array([np.inf, 0, 0]), w)])
+
+
+def test_to_keras_keeps_float64_weights_in_float64():
+    model = nn.Sequential([nn.Dense(2), nn.Dense(1)])
+    model.build((None, 3))
+    keras_model = nn.to_keras(model)
+    assert all(str(w.dtype) == "float64" for w in keras_model.weights)
+    for mine, theirs in zip(model.get_weights(), keras_model.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_initializer_arguments_survive_the_round_trip():
+    layer = keras.layers.Dense(500, kernel_initializer=keras.initializers.RandomNormal(stddev=2.0))
+    twin = nn.from_keras(layer)          # not built: the twin draws its own weights
+    twin.build((None, 400))
+    assert twin.kernel.std() == pytest.approx(2.0, rel=0.02)
+    back = nn.to_keras(twin)
+    assert back.get_config()["kernel_initializer"]["config"]["stddev"] == 2.0

@@ -150,10 +150,20 @@ def keras_config(layer):
     return config
 
 
+def _weights_dtype(twin):
+    """The twin's dtype: its declared dtype, else that of its weights (float64 for NumPy's
+    defaults), else float32 (Keras's default) for a layer without weights."""
+    if twin.dtype is not None:
+        return twin.dtype
+    weights = twin.weights
+    return weights[0].dtype if weights else "float32"
+
+
 def to_keras(twin, dtype=None):
     """The Keras layer or keras.Sequential equivalent to a NumPy layer or Sequential, weights copied.
 
-    ``dtype`` is the Keras layers' dtype (default: the twin's weight dtype, else float32).
+    ``dtype`` is the Keras layers' dtype (default: the twin's weight dtype - float64 for a NumPy
+    layer built with the defaults - else float32).
     """
     import keras
 
@@ -163,7 +173,7 @@ def to_keras(twin, dtype=None):
         if not twin.built:
             raise ValueError(f"Sequential '{twin.name}' is not built yet, so its weights do not exist. "
                              f"Call it on a batch (or model.build(input_shape)) first.")
-        dtype = str(np.dtype(dtype or twin.dtype or "float32"))
+        dtype = str(np.dtype(dtype or _weights_dtype(twin)))
         layers = [to_keras(layer, dtype=dtype) for layer in twin.layers]
         model = keras.Sequential([keras.Input(shape=twin.input_shape[1:], dtype=dtype)] + layers,
                                  name=twin.name)
@@ -173,7 +183,7 @@ def to_keras(twin, dtype=None):
         raise TypeError(f"to_keras expects a course_utils.nn layer or Sequential, received {type(twin).__name__}.")
     if twin.keras_class is None:
         raise ValueError(f"{type(twin).__name__} has no Keras equivalent.")
-    dtype = str(np.dtype(dtype or twin.dtype or "float32"))
+    dtype = str(np.dtype(dtype or _weights_dtype(twin)))
     keras_cls = getattr(keras.layers, twin.keras_class)
     layer = keras_cls(**keras_config(twin), dtype=dtype)
     if twin.built:

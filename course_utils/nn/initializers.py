@@ -90,11 +90,26 @@ INITIALIZERS = {f.__name__: f for f in (zeros, ones, random_normal, random_unifo
 
 
 def get(identifier):
-    """An initializer function from a Keras name ("glorot_uniform"), a Keras config dict or a callable."""
+    """An initializer function from a Keras name ("glorot_uniform"), a Keras config dict
+    (``{"class_name": "RandomNormal", "config": {"stddev": 1.0}}``: its arguments are kept) or a
+    callable ``(shape, dtype) -> array``."""
     if callable(identifier):
         return identifier
     if isinstance(identifier, dict):  # a Keras serialized initializer
-        identifier = identifier.get("class_name", "")
+        function = get(identifier.get("class_name", ""))
+        config = {k: v for k, v in (identifier.get("config") or {}).items() if k != "seed" and v is not None}
+        if not config:
+            return function
+        import functools
+        import inspect
+        accepted = set(inspect.signature(function).parameters) - {"shape", "dtype"}
+        unknown = set(config) - accepted
+        if unknown:
+            raise ValueError(f"The NumPy initializer {function.__name__} cannot take "
+                             f"{', '.join(f'{k}={config[k]!r}' for k in sorted(unknown))}.")
+        configured = functools.partial(function, **config)
+        configured.__name__ = function.__name__
+        return configured
     if isinstance(identifier, str):
         key = identifier
         if key not in INITIALIZERS:  # "GlorotUniform" -> "glorot_uniform"
@@ -106,6 +121,12 @@ def get(identifier):
 
 
 def serialize(initializer):
+    """The Keras name (or config dict, for an initializer with arguments) of an initializer."""
+    import functools
+    if isinstance(initializer, functools.partial):
+        name = serialize(initializer.func)
+        class_name = "".join(part.title() for part in name.split("_"))
+        return {"class_name": class_name, "config": dict(initializer.keywords)}
     for name, f in INITIALIZERS.items():
         if f is initializer:
             return name
