@@ -60,14 +60,31 @@ def set_seed(seed):
     random.seed(seed)
     np.random.seed(seed)
     try:
+        import_tensorflow_quietly()
         import keras
     except ImportError:
         return
     keras.utils.set_random_seed(seed)
 
 
-def setup(seed=42, keras=True, quiet=True):
-    """Quiet logs, seed everything, set plot defaults; print the versions in one line."""
+def limit_blas_threads(threads=1):
+    """Let NumPy's matrix library (OpenBLAS/MKL) use ``threads`` threads.
+
+    The lessons' matrices are small, and on a laptop or a Colab machine with 2 shared cores
+    multi-threaded BLAS competes with TensorFlow's own threads: a matrix product can get 10-100x
+    slower. One thread is the robust choice for these notebooks (threadpoolctl comes with
+    scikit-learn); call ``limit_blas_threads(None)`` to lift the limit.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return None
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def setup(seed=42, keras=True, quiet=True, blas_threads=1):
+    """Quiet logs, seed everything, set plot defaults, one BLAS thread (see limit_blas_threads);
+    print the versions in one line."""
     if quiet:
         quiet_tensorflow()
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -79,6 +96,8 @@ def setup(seed=42, keras=True, quiet=True):
         import keras as keras_module
         versions += [f"TensorFlow {tf.__version__}", f"Keras {keras_module.__version__}"]
     set_seed(seed)
+    if blas_threads:
+        limit_blas_threads(blas_threads)
     try:
         import matplotlib as mpl
         mpl.rcParams.update({"figure.figsize": (6, 4), "figure.dpi": 90, "axes.grid": True,
