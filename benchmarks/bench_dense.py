@@ -73,8 +73,14 @@ def main(argv=None):
     t_numpy = median_time(numpy_step, args.repeats)
     t_keras = median_time(keras_run, args.repeats)
     ratio = t_numpy / t_keras
+    try:
+        from threadpoolctl import threadpool_info
+        blas = ", ".join(f"{i['internal_api']} {i['num_threads']} thread(s)" for i in threadpool_info()
+                         if i["user_api"] == "blas")
+    except ImportError:  # pragma: no cover
+        blas = "unknown"
     print(f"Dense(256, relu) forward+backward, batch ({args.batch}, 784) float32, CPU "
-          f"({os.cpu_count()} cores), median of {args.repeats}")
+          f"({os.cpu_count()} cores; NumPy BLAS: {blas}), median of {args.repeats}")
     print(f"  NumPy : {t_numpy * 1e3:8.3f} ms")
     print(f"  Keras : {t_keras * 1e3:8.3f} ms  (tf.function + GradientTape)")
     print(f"  ratio NumPy/Keras: {ratio:.2f}x  (goal <= 1.5x)")

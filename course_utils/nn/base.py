@@ -137,13 +137,22 @@ class Layer:
         return int(sum(w.size for w in self._weights))
 
     # -------------------------------------------------------------- regularizers
+    # A weight named "kernel" is penalised by the layer's ``kernel_regularizer`` (Keras's naming:
+    # kernel_regularizer, bias_regularizer, recurrent_regularizer), if it has one.
+    def _regularizer(self, weight_name):
+        return getattr(self, f"{weight_name}_regularizer", None)
+
     def regularization_loss(self):
         """The penalty this layer adds to the training loss (Keras's ``layer.losses``)."""
-        return 0.0
+        return sum((reg(w) for name, w in zip(self.weight_names, self._weights)
+                    if (reg := self._regularizer(name)) is not None), 0.0)
 
     def regularization_grads(self):
         """d(penalty)/dw for each trainable weight (zeros where there is no penalty)."""
-        return [np.zeros_like(w) for w in self.trainable_weights]
+        if not self.trainable:
+            return []
+        return [reg.gradient(w) if (reg := self._regularizer(name)) is not None else np.zeros_like(w)
+                for name, w in zip(self.weight_names, self._weights)]
 
     # ------------------------------------------------------------------- config
     def get_config(self):

@@ -299,23 +299,6 @@ class Conv2D(Layer):
         dxp = add_windows_channels_first(dcols_t, padded_shape, self.strides, cols.dtype)
         return np.ascontiguousarray(crop(dxp, pads))
 
-    # -------------------------------------------------------------- regularizers
-    def regularization_loss(self):
-        loss = 0.0
-        if self.kernel_regularizer is not None:
-            loss += self.kernel_regularizer(self.kernel)
-        if self.use_bias and self.bias_regularizer is not None:
-            loss += self.bias_regularizer(self.bias)
-        return loss
-
-    def regularization_grads(self):
-        grads = [self.kernel_regularizer.gradient(self.kernel) if self.kernel_regularizer is not None
-                 else np.zeros_like(self.kernel)]
-        if self.use_bias:
-            grads.append(self.bias_regularizer.gradient(self.bias) if self.bias_regularizer is not None
-                         else np.zeros_like(self.bias))
-        return grads if self.trainable else []
-
     # -------------------------------------------------------------------- config
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

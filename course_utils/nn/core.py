@@ -103,22 +103,6 @@ class Dense(Layer):
             self.grads.append(self.dbias)
         return dz @ self.kernel.T
 
-    def regularization_loss(self):
-        loss = 0.0
-        if self.kernel_regularizer is not None:
-            loss += self.kernel_regularizer(self.kernel)
-        if self.use_bias and self.bias_regularizer is not None:
-            loss += self.bias_regularizer(self.bias)
-        return loss
-
-    def regularization_grads(self):
-        grads = [self.kernel_regularizer.gradient(self.kernel) if self.kernel_regularizer is not None
-                 else np.zeros_like(self.kernel)]
-        if self.use_bias:
-            grads.append(self.bias_regularizer.gradient(self.bias) if self.bias_regularizer is not None
-                         else np.zeros_like(self.bias))
-        return grads if self.trainable else []
-
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "use_bias": self.use_bias,
