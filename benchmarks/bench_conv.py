@@ -23,6 +23,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
 
+from timing import compiled_keras_step  # noqa: E402
+
 
 def interleaved_times(fns, repeats, warmup):
     """Median and min seconds of each function, timed in alternation (one call of each per round),
@@ -72,16 +74,10 @@ def main(argv=None):
     keras_layer.set_weights(layer.get_weights())
     x_t, dout_t = tf.constant(x), tf.constant(dout)
 
-    @tf.function
-    def keras_step(x_in, d_in):
-        with tf.GradientTape() as tape:
-            tape.watch(x_in)
-            y = keras_layer(x_in)
-            loss = tf.reduce_sum(y * d_in)
-        return tape.gradient(loss, [x_in] + keras_layer.trainable_weights)
+    keras_step = compiled_keras_step(keras_layer)
 
     def keras_run():
-        grads = keras_step(x_t, dout_t)
+        grads = keras_step(x_t, dout_t)[1:]   # dx, d kernel, d bias
         return [g.numpy() for g in grads]  # wait for the result, as NumPy's is ready when it returns
 
     # both float32 results against a float64 reference (the NumPy layer in float64, same weights):

@@ -9,25 +9,14 @@ its load, the ratio much less: compare ratios, measured in one run.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np
 
-
-def median_time(fn, repeats, warmup=5):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import compiled_keras_step, median_time
 
 
 def main(argv=None):
@@ -53,25 +42,18 @@ def main(argv=None):
         layer.forward(x)
         return layer.backward(dout)
 
-    @tf.function
-    def keras_step(x_in, d):
-        with tf.GradientTape() as tape:
-            tape.watch(x_in)
-            y = keras_layer(x_in)
-            loss = tf.reduce_sum(y * d)
-        return tape.gradient(loss, [x_in] + keras_layer.trainable_weights)
+    keras_step = compiled_keras_step(keras_layer)
 
     def keras_run():
-        grads = keras_step(x_t, dout_t)
-        grads[0].numpy()  # wait for the result
+        keras_step(x_t, dout_t)[1].numpy()  # wait for the result
 
     # the two compute the same numbers (float32 tolerance)
     numpy_dx = numpy_step()
-    keras_dx = keras_step(x_t, dout_t)[0].numpy()
+    keras_dx = keras_step(x_t, dout_t)[1].numpy()
     assert np.allclose(numpy_dx, keras_dx, rtol=1e-4, atol=1e-4), "NumPy and Keras disagree"
 
-    t_numpy = median_time(numpy_step, args.repeats)
-    t_keras = median_time(keras_run, args.repeats)
+    t_numpy = median_time(numpy_step, args.repeats, warmup=5)
+    t_keras = median_time(keras_run, args.repeats, warmup=5)
     ratio = t_numpy / t_keras
     try:
         from threadpoolctl import threadpool_info

@@ -17,23 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np
 
-
-def median_time(fn, repeats, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import compiled_keras_step, median_time
 
 
 def main():
@@ -63,13 +53,7 @@ def main():
         k_layer.set_weights(layer.get_weights())
         x_t, dout_t = tf.constant(x), tf.constant(dout)
 
-        @tf.function
-        def keras_step(x_t, dout_t):
-            with tf.GradientTape() as tape:
-                tape.watch(x_t)
-                out = k_layer(x_t)
-                loss = tf.reduce_sum(out * dout_t)
-            return [out] + tape.gradient(loss, [x_t] + k_layer.trainable_weights)
+        keras_step = compiled_keras_step(k_layer)
 
         def keras_run():
             return [t.numpy() for t in keras_step(x_t, dout_t)]
