@@ -591,21 +591,23 @@ def test_cli_instructor_mistakes_exit_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def _real_lesson():
-    """(stem, solution path, lesson notebook text) of the first lesson with a solution notebook."""
+def _real_lesson(stem):
+    """(stem, solution path, lesson notebook text) of a lesson with a solution notebook."""
     try:
         from course_utils.build import lesson_notebook, notebook_text, read_notebook
     except ImportError as exc:
         pytest.skip(f"course_utils.build is not available ({exc}): cannot make a lesson notebook")
-    for stem in exercises_module.lessons():
-        solution = ROOT / "solutions" / f"{stem}.ipynb"
-        if solution.is_file():
-            return stem, solution, notebook_text(lesson_notebook(read_notebook(solution), stem))
-    pytest.skip("no lesson has a solution notebook yet (solutions/NN_name.ipynb)")
+    solution = ROOT / "solutions" / f"{stem}.ipynb"
+    if not solution.is_file():
+        pytest.skip(f"lesson {stem} has no solution notebook yet (solutions/{stem}.ipynb)")
+    return stem, solution, notebook_text(lesson_notebook(read_notebook(solution), stem))
 
 
-def test_cli_grades_a_real_lesson(tmp_path):
-    stem, solution, lesson_text = _real_lesson()
+@pytest.mark.parametrize("lesson", exercises_module.lessons())
+def test_cli_grades_a_real_lesson(tmp_path, lesson):
+    """Every real lesson: its solution notebook earns every point, its blank lesson only the points
+    of value exercises (none are function stubs), and nothing else goes wrong on the way."""
+    stem, solution, lesson_text = _real_lesson(lesson)
     folder, out = tmp_path / "subs", tmp_path / "out"
     _write(folder, {"solution.ipynb": solution.read_bytes(), "blank lesson.ipynb": lesson_text})
     done = _cli(folder, "--out", out, "--jobs", "2")        # the lesson comes from the notebooks' metadata
