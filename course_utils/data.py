@@ -18,6 +18,29 @@ def data_path(name):
     return path
 
 
+def load_iris():
+    """The iris flowers (150 flowers, 4 measurements in cm, 3 species; bundled with scikit-learn,
+    from the UCI repository): scikit-learn's Bunch with ``data`` (150, 4), ``target`` (150,),
+    ``feature_names`` and ``target_names``. Lesson 02 keeps setosa and versicolor."""
+    from sklearn.datasets import load_iris as sk_load_iris
+    return sk_load_iris()
+
+
+def load_breast_cancer():
+    """Breast cancer Wisconsin (diagnostic): 569 tumours, 30 features, benign/malignant (bundled
+    with scikit-learn, from the UCI repository): scikit-learn's Bunch with ``data`` (569, 30),
+    ``target`` (569,; 0 = malignant, 1 = benign), ``feature_names`` and ``target_names``."""
+    from sklearn.datasets import load_breast_cancer as sk_load_breast_cancer
+    return sk_load_breast_cancer()
+
+
+def make_moons(n_samples=640, noise=0.25, seed=0):
+    """Two interleaving half-moons in 2-D, a small non-linear classification problem generated
+    from a seed (scikit-learn's ``make_moons``): x (n_samples, 2), y (n_samples,) in {0, 1}."""
+    from sklearn.datasets import make_moons as sk_make_moons
+    return sk_make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+
+
 def load_digits(test_size=0.25, validation_size=0.0, seed=0, flatten=True, one_hot=False):
     """scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes; bundled with scikit-learn,
     from the UCI ML hand-written digits data set), pixels scaled to [0, 1].

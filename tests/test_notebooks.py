@@ -289,3 +289,19 @@ def test_check_recognises_each_listed_mistake(key):
         assert sentence in message, (f"check({key!r}) fails the mistake {sentence!r} but does not name it "
                                      f"(another mistake with the same output listed first, or the mistake "
                                      f"raises on a case?):\n{message}")
+
+
+@pytest.mark.parametrize("solution", sorted(SOLUTIONS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_load_data_only_through_course_utils(solution):
+    """Offline and Colab-proof: no data set loaded from a package or a path directly (use
+    course_utils.data), no download."""
+    forbidden = {"sklearn.datasets": "course_utils.data", "keras.datasets": "course_utils.data",
+                 "tf.keras.datasets": "course_utils.data", "urllib": "shipped data", "requests.get": "shipped data",
+                 "../data": "course_utils.data", "pd.read_csv(": "course_utils.data", "np.loadtxt(": "course_utils.data"}
+    nb = nbformat.read(solution, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "course-header" in cell.metadata.get("tags", []):
+            continue
+        for pattern, instead in forbidden.items():
+            assert pattern not in cell.source, (
+                f"{solution.name} cell {index} uses {pattern!r}; load data through {instead} instead")
