@@ -11,12 +11,12 @@ GPU's matrix products are true float32/float64), and the report says which devic
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .gradcheck import rel_error
+from .notebook import import_tensorflow_quietly
 
 
 @dataclass
@@ -108,15 +108,10 @@ class ComparisonReport:
         return f"<table><caption style='text-align:left'>{caption}</caption><tr>{th}</tr>{trs}</table>"
 
 
-def _quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-
 def keras_device():
     """('/GPU:0', 'GPU:0 (NVIDIA H200)') when TensorFlow sees a GPU (TF32 turned off), else
     ('/CPU:0', 'CPU')."""
-    _quiet_tensorflow()
+    import_tensorflow_quietly()
     import tensorflow as tf
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -138,7 +133,7 @@ def keras_forward_backward(keras_model, x, douts, training=False, device=None, i
 
     With ``initial_state`` (a list of arrays, for a recurrent layer) the layer is called with it and
     a fourth value is returned: dL/d(each initial state)."""
-    _quiet_tensorflow()
+    import_tensorflow_quietly()
     import tensorflow as tf
     device = device or keras_device()[0]
     with tf.device(device):
@@ -180,7 +175,7 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
     Returns a ComparisonReport with rows "output", "dx" and one row per trainable weight
     (no "dx" row when the NumPy layer returns None for it: integer inputs, as Embedding's).
     """
-    _quiet_tensorflow()
+    import_tensorflow_quietly()
     import keras
 
     from .nn import Layer, from_keras, to_keras

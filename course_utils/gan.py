@@ -20,7 +20,6 @@ Keras's clipping of probabilities to [1e-7, 1 - 1e-7].
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from . import nn
 from .nn.base import shape_str
+from .nn.threads import one_blas_thread
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 
@@ -373,14 +373,14 @@ class GAN:
         Prints a progress line every ``log_every`` steps (``verbose=1``); calls ``callback(step, gan)``
         after each step in ``callback_steps`` (e.g. to take a snapshot of the generated points).
         Appends the losses to ``self.history`` and returns it. Meanwhile NumPy's matrix products run on
-        one thread (faster for networks this small; see ``_one_blas_thread``).
+        one thread (faster for networks this small; see ``course_utils.nn.threads``).
         """
         steps = _positive_int(steps, "steps")
         batch_size = _positive_int(batch_size, "batch_size")
         rng = np.random.default_rng(seed)
         log_every = log_every or max(steps // 10, 1)
         callback_steps = set(callback_steps)
-        with _one_blas_thread():
+        with one_blas_thread():
             return self._train(sample_real, steps, batch_size, rng, log_every, callback, callback_steps, verbose)
 
     def _train(self, sample_real, steps, batch_size, rng, log_every, callback, callback_steps, verbose):
@@ -408,14 +408,3 @@ class GAN:
                 d_sum = g_sum = 0.0
         sys.stdout.flush()
         return self.history
-
-
-def _one_blas_thread():
-    """Run NumPy's matrix products on one thread while training. These networks' products are small
-    ((256, 64) x (64, 64)): splitting them over threads costs more in start-up and waiting than it
-    saves, and on a busy machine the waiting threads spin - measured ~4x slower with 2 threads."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")

@@ -67,23 +67,8 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def limit_blas_threads(threads=1):
-    """Let NumPy's matrix library (OpenBLAS/MKL) use ``threads`` threads.
-
-    The lessons' matrices are small, and on a laptop or a Colab machine with 2 shared cores
-    multi-threaded BLAS competes with TensorFlow's own threads: a matrix product can get 10-100x
-    slower. One thread is the robust choice for these notebooks (threadpoolctl comes with
-    scikit-learn); call ``limit_blas_threads(None)`` to lift the limit.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        return None
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
 def setup(seed=42, keras=True, quiet=True, blas_threads=1):
-    """Quiet logs, seed everything, set plot defaults, one BLAS thread (see limit_blas_threads);
+    """Quiet logs, seed everything, set plot defaults, one BLAS thread (see course_utils.nn.threads);
     print the versions in one line."""
     if quiet:
         quiet_tensorflow()
@@ -97,6 +82,7 @@ def setup(seed=42, keras=True, quiet=True, blas_threads=1):
         versions += [f"TensorFlow {tf.__version__}", f"Keras {keras_module.__version__}"]
     set_seed(seed)
     if blas_threads:
+        from .nn.threads import limit_blas_threads
         limit_blas_threads(blas_threads)
     try:
         import matplotlib as mpl

@@ -388,10 +388,15 @@ def find_submissions(folder):
             path = Path(root) / name
             if path.is_file():
                 found.append(path)
+    return _unique_stems(
+        (path, "__".join(list(path.relative_to(folder).parts[:-1]) + [_strip_suffix(path.name)]))
+        for path in found)
+
+
+def _unique_stems(items):
+    """(path, stem) pairs with each stem made unique ("name (2)"; never "gradebook"), case-blind."""
     used, result = set(), []
-    for path in found:
-        relative = path.relative_to(folder)
-        stem = "__".join(list(relative.parts[:-1]) + [_strip_suffix(relative.name)])
+    for path, stem in items:
         unique, n = stem, 2
         while unique.casefold() in used or unique.casefold() == "gradebook":
             unique, n = f"{stem} ({n})", n + 1
@@ -469,19 +474,8 @@ def grade_submissions(paths, exercises, out_dir, *, options=None, hidden=None, h
 
 
 def _normalise(paths):
-    items, used = [], set()
-    for p in paths:
-        if isinstance(p, (tuple, list)):
-            path, stem = Path(p[0]), str(p[1])
-        else:
-            path = Path(p)
-            stem = _strip_suffix(path.name)
-        unique, n = stem, 2
-        while unique.casefold() in used or unique.casefold() == "gradebook":
-            unique, n = f"{stem} ({n})", n + 1
-        used.add(unique.casefold())
-        items.append((path, unique))
-    return items
+    return _unique_stems((Path(p[0]), str(p[1])) if isinstance(p, (tuple, list))
+                         else (Path(p), _strip_suffix(Path(p).name)) for p in paths)
 
 
 def _dumps(data):

@@ -74,6 +74,19 @@ def conv_output_size(n, k, s, padding):
     return (n - k) // s + 1
 
 
+def window_output_shape(layer, input_shape, window, what):
+    """(N, H_out, W_out) for a (N, H, W, C) input under a sliding ``window`` (a conv kernel or a
+    pool) with the layer's strides and padding; a clear error when the output would be empty."""
+    n, height, width, _ = tuple(input_shape)
+    h_out = conv_output_size(height, window[0], layer.strides[0], layer.padding)
+    w_out = conv_output_size(width, window[1], layer.strides[1], layer.padding)
+    if (h_out is not None and h_out <= 0) or (w_out is not None and w_out <= 0):
+        raise ValueError(f"Layer '{layer.name}': an input of shape {shape_str(input_shape)} is smaller than "
+                         f"the {what} {window[0]} x {window[1]} with padding='valid'; the output would be "
+                         f"empty. Use padding='same' or a larger input.")
+    return n, h_out, w_out
+
+
 def same_padding(n, k, s):
     """(pad_before, pad_after) of TensorFlow's "same" padding along one axis.
 
@@ -242,13 +255,7 @@ class Conv2D(Layer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        n, height, width, _ = tuple(input_shape)
-        h_out = conv_output_size(height, self.kernel_size[0], self.strides[0], self.padding)
-        w_out = conv_output_size(width, self.kernel_size[1], self.strides[1], self.padding)
-        if (h_out is not None and h_out <= 0) or (w_out is not None and w_out <= 0):
-            raise ValueError(f"Layer '{self.name}': an input of shape {shape_str(input_shape)} is smaller than "
-                             f"the kernel {self.kernel_size[0]} x {self.kernel_size[1]} with padding='valid'; "
-                             f"the output would be empty. Use padding='same' or a larger input.")
+        n, h_out, w_out = window_output_shape(self, input_shape, self.kernel_size, "kernel")
         return (n, h_out, w_out, self.filters)
 
     # ------------------------------------------------------------------ computing

@@ -219,9 +219,15 @@ class Sequential(Layer):
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dout):
-        """Backpropagation: each layer turns dL/d(its output) into dL/d(its input)."""
-        for layer in reversed(self.layers):
+    def backward(self, dout, from_logits=False):
+        """Backpropagation: each layer turns dL/d(its output) into dL/d(its input).
+
+        With ``from_logits``, ``dout`` is dL/dz of the last layer's logits (its activation skipped).
+        """
+        layers = list(reversed(self.layers))
+        if from_logits:
+            dout = layers.pop(0).backward_from_logits(dout)
+        for layer in layers:
             dout = layer.backward(dout)
         self.grads = [g for layer in self.layers for g in layer.grads]
         return dout
@@ -277,28 +283,25 @@ class Sequential(Layer):
             return type(self.loss)(from_logits=True)
         return None
 
-    def _loss_value(self, y, y_pred):
-        """The loss of the last forward pass (from the logits where Keras uses them)."""
+    def _loss_and_gradient(self, y, y_pred, gradient=True):
+        """The loss of the last forward pass and, with ``gradient``, (dL/d(what), from_logits):
+        from the logits where Keras uses them, else from the output."""
         logits_loss = self._logits_loss()
         if logits_loss is not None:
-            return logits_loss.loss(y, self.layers[-1].logits)
-        return self.loss.loss(y, y_pred)
+            loss, target = logits_loss, self.layers[-1].logits
+        else:
+            loss, target = self.loss, y_pred
+        value = loss.loss(y, target)
+        return (value, loss.gradient(y, target), logits_loss is not None) if gradient else value
 
     def train_on_batch(self, x, y):
         """One gradient step on one batch; returns the loss before the step (as Keras does)."""
         self._require_compiled()
         x, y = self._check_xy(x, y)
         y_pred = self.forward(x, training=True)
-        loss = self._loss_value(y, y_pred) + self.regularization_loss()
-        logits_loss = self._logits_loss()
-        if logits_loss is not None:
-            last = self.layers[-1]
-            dout = last.backward_from_logits(logits_loss.gradient(y, last.logits))
-            for layer in reversed(self.layers[:-1]):
-                dout = layer.backward(dout)
-            self.grads = [g for layer in self.layers for g in layer.grads]
-        else:
-            self.backward(self.loss.gradient(y, y_pred))
+        loss, dout, from_logits = self._loss_and_gradient(y, y_pred)
+        loss += self.regularization_loss()
+        self.backward(dout, from_logits=from_logits)
         grads = [g + r for g, r in zip(self.grads, self.regularization_grads())]
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         logs = {"loss": loss}
@@ -354,12 +357,13 @@ class Sequential(Layer):
         x, y = self._check_xy(x, y)
         if batch_size is None or batch_size >= len(x):
             y_pred = self.forward(x, training=False)
-            loss = self._loss_value(y, y_pred)
+            loss = self._loss_and_gradient(y, y_pred, gradient=False)
         else:  # batch by batch, the loss weighted by batch size as Keras averages it
             y_pred, loss = [], 0.0
             for i in range(0, len(x), batch_size):
                 y_pred.append(self.forward(x[i:i + batch_size], training=False))
-                loss += self._loss_value(y[i:i + batch_size], y_pred[-1]) * len(y_pred[-1])
+                batch_loss = self._loss_and_gradient(y[i:i + batch_size], y_pred[-1], gradient=False)
+                loss += batch_loss * len(y_pred[-1])
             y_pred, loss = np.concatenate(y_pred), loss / len(x)
         logs = {"loss": loss + self.regularization_loss()}
         if self.metrics:

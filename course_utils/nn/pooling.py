@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Layer, shape_str
-from .conv import (add_windows, check_image_input, conv_output_size, crop, normalize_data_format,
-                   normalize_padding, normalize_tuple, pad_images, padding_amounts, window_view)
+from .conv import (add_windows, check_image_input, crop, normalize_data_format, normalize_padding,
+                   normalize_tuple, pad_images, padding_amounts, window_output_shape, window_view)
 
 
 class _Pooling2D(Layer):
@@ -36,14 +36,8 @@ class _Pooling2D(Layer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        n, height, width, channels = tuple(input_shape)
-        h_out = conv_output_size(height, self.pool_size[0], self.strides[0], self.padding)
-        w_out = conv_output_size(width, self.pool_size[1], self.strides[1], self.padding)
-        if (h_out is not None and h_out <= 0) or (w_out is not None and w_out <= 0):
-            raise ValueError(f"Layer '{self.name}': an input of shape {shape_str(input_shape)} is smaller than "
-                             f"the pool {self.pool_size[0]} x {self.pool_size[1]} with padding='valid'; the "
-                             f"output would be empty. Use padding='same' or a larger input.")
-        return (n, h_out, w_out, channels)
+        n, h_out, w_out = window_output_shape(self, input_shape, self.pool_size, "pool")
+        return (n, h_out, w_out, tuple(input_shape)[-1])
 
     def _prepare(self, x, pad_value):
         """x checked and padded, its window view (N, H_out, W_out, ph, pw, C) and the paddings."""
@@ -54,8 +48,7 @@ class _Pooling2D(Layer):
         _, height, width, _ = x.shape
         pads = padding_amounts(height, width, self.pool_size, self.strides, self.padding)
         xp = pad_images(x, pads, value=pad_value)
-        out_size = (conv_output_size(height, self.pool_size[0], self.strides[0], self.padding),
-                    conv_output_size(width, self.pool_size[1], self.strides[1], self.padding))
+        out_size = window_output_shape(self, x.shape, self.pool_size, "pool")[1:]
         return x, xp, window_view(xp, self.pool_size, self.strides, out_size), pads
 
     def get_config(self):

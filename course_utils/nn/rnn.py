@@ -28,7 +28,7 @@ How the code is organised (the same for the three layers):
 
 Loops run over time steps only, never over the batch or the units. During forward and backward,
 BLAS runs on one thread (the per-step products are too small to gain from more; see
-``_one_blas_thread``).
+``course_utils.nn.threads``).
 
 After ``backward``: ``grads`` (Keras's ``trainable_weights`` order), ``dinitial_state`` (a list:
 the gradient of each initial state, the zeros default or the given one) and ``dh_sequence``
@@ -43,6 +43,7 @@ import numpy as np
 
 from . import activations, initializers
 from .base import Layer, shape_str
+from .threads import one_blas_thread
 
 
 def _positive_int(value, name):
@@ -52,31 +53,11 @@ def _positive_int(value, name):
     return int(value)
 
 
-_blas_controller = None
-
-
-def _one_blas_thread():
-    """A context in which BLAS uses one thread (threadpoolctl, installed with scikit-learn).
-
-    The matrix products inside the loop over time are small, (batch, units) @ (units, G): waking
-    BLAS threads for each costs more than it saves (on a busy 2-core machine multi-threaded
-    OpenBLAS made the LSTM ~10x slower; with many cores it is worse).
-    """
-    global _blas_controller
-    try:
-        if _blas_controller is None:
-            from threadpoolctl import ThreadpoolController
-            _blas_controller = ThreadpoolController()
-        return _blas_controller.limit(limits=1, user_api="blas")
-    except Exception:  # threadpoolctl missing or unable to act: run as is
-        return contextlib.nullcontext()
-
-
 @contextlib.contextmanager
 def _loop_numerics():
     """One BLAS thread, and exp() allowed to overflow to inf inside the activations (where it gives
     the right limit: sigmoid(-1000) = 1 / (1 + inf) = 0)."""
-    with _one_blas_thread(), np.errstate(over="ignore"):
+    with one_blas_thread(), np.errstate(over="ignore"):
         yield
 
 
