@@ -18,6 +18,7 @@ finds the twin of a Keras layer.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,12 +49,23 @@ def shape_str(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
 
 
+@dataclass
+class WeightSlot:
+    """One weight of a layer, declared once by ``Layer.add_weight`` (as a Keras variable)."""
+    name: str
+    value: np.ndarray
+    trainable: bool = True
+    regularizer: object = None
+
+
 class Layer:
     """Base class of the NumPy layers.
 
     Subclasses set ``keras_class`` (the Keras class name they mirror) and implement
-    ``build(input_shape)`` (creating ``self._weights`` in Keras's order and setting
-    ``self.weight_names``), ``forward`` and ``backward``.
+    ``build(input_shape)`` (declaring each weight once with ``self.add_weight(...)``, in Keras's
+    order), ``forward`` and ``backward`` (which hands its gradients to ``self.set_grads(name=...)``).
+    ``weights``, ``trainable_weights``, ``grads``, ``get/set_weights``, regularization and freezing
+    (``layer.trainable = False``) then follow from the base class, the same for every layer.
     """
 
     keras_class: str | None = None
@@ -69,9 +81,8 @@ class Layer:
         self.dtype = np.dtype(dtype) if dtype is not None else None
         self.built = False
         self.input_shape = None
-        self._weights: list[np.ndarray] = []
-        self.weight_names: list[str] = []
-        self.grads: list[np.ndarray] = []
+        self._slots: list[WeightSlot] = []
+        self._grads: dict[str, np.ndarray] = {}
 
     # ----------------------------------------------------------------- building
     def build(self, input_shape):
@@ -97,17 +108,71 @@ class Layer:
         return self.forward(x, training=training)
 
     # ------------------------------------------------------------------ weights
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True,
+                   dtype=None):
+        """Declare a weight, as Keras's ``Layer.add_weight``: create it with ``initializer``, keep it
+        in the layer's store (``weights``, ``get/set_weights``, regularization and freezing follow)
+        and set it as ``self.<name>``. Returns the array (updated in place from then on)."""
+        from . import initializers, regularizers
+        if any(slot.name == name for slot in self._slots):
+            raise ValueError(f"Layer '{self.name}' already has a weight named '{name}'.")
+        dtype = np.dtype(dtype) if dtype is not None else self.compute_dtype
+        shape = tuple(int(d) for d in shape)
+        value = np.array(initializers.get(initializer)(shape, dtype=dtype), dtype=dtype)
+        if value.shape != shape:
+            raise ValueError(f"The initializer of weight '{name}' of layer '{self.name}' returned shape "
+                             f"{shape_str(value.shape)}, expected {shape_str(shape)}.")
+        self._slots.append(WeightSlot(name, value, bool(trainable), regularizers.get(regularizer)))
+        setattr(self, name, value)
+        return value
+
+    def _ordered_slots(self):
+        """Keras's order: the trainable variables (as declared), then the non-trainable ones."""
+        return [s for s in self._slots if s.trainable] + [s for s in self._slots if not s.trainable]
+
     @property
     def weights(self):
-        return list(self._weights)
+        return [s.value for s in self._ordered_slots()]
+
+    @property
+    def weight_names(self):
+        return [s.name for s in self._ordered_slots()]
 
     @property
     def trainable_weights(self):
-        return list(self._weights) if self.trainable else []
+        return [s.value for s in self._slots if s.trainable] if self.trainable else []
 
-    def get_weights(self):
-        """Copies of the weights, in Keras's order and layout."""
-        return [w.copy() for w in self._weights]
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [s.value for s in self._slots if not s.trainable]
+
+    def set_grads(self, **grads):
+        """Called by ``backward``: dL/dw for each trainable weight, by name."""
+        names = [s.name for s in self._slots if s.trainable]
+        if grads and set(grads) != set(names):
+            raise ValueError(f"Layer '{self.name}' backward gave gradients for {sorted(grads)}, "
+                             f"but its trainable weights are {names}.")
+        self._grads = {name: np.asarray(grads[name]) for name in names if name in grads}
+        self._grad_list = list(self._grads.values())
+
+    @property
+    def grads(self):
+        """dL/dw of the last backward pass for every trainable weight, in ``trainable_weights``'
+        order (empty for a frozen layer, or before the first backward)."""
+        if not self.trainable:
+            return []
+        return getattr(self, "_grad_list", [])
+
+    @grads.setter
+    def grads(self, values):
+        values = list(values)
+        names = [s.name for s in self._slots if s.trainable]
+        if values and len(values) != len(names):
+            raise ValueError(f"Layer '{self.name}' has {len(names)} trainable weights ({', '.join(names)}), "
+                             f"received {len(values)} gradients.")
+        self.set_grads(**dict(zip(names, values)))
 
     def set_weights(self, weights):
         """Set the weights from a list in Keras's order and layout (copied, cast to the layer's dtype)."""
@@ -116,12 +181,13 @@ class Layer:
                 f"Layer '{self.name}' has no weights yet: it is built on its first call. "
                 f"Call it on an input (or call build(input_shape)) before set_weights().")
         weights = list(weights)
-        if len(weights) != len(self._weights):
+        current = self.weights
+        if len(weights) != len(current):
             raise ValueError(
-                f"Layer '{self.name}' expects {len(self._weights)} weight arrays "
+                f"Layer '{self.name}' expects {len(current)} weight arrays "
                 f"({', '.join(self.weight_names) or 'none'}), received {len(weights)}.")
         new = []
-        for name, old, w in zip(self.weight_names, self._weights, weights):
+        for name, old, w in zip(self.weight_names, current, weights):
             w = np.asarray(w)
             if w.shape != old.shape:
                 raise ValueError(
@@ -130,29 +196,33 @@ class Layer:
             if not np.issubdtype(w.dtype, np.number):
                 raise TypeError(f"Layer '{self.name}' weight '{name}' must be numeric, received dtype {w.dtype}.")
             new.append(np.array(w, dtype=old.dtype))
-        for old, w in zip(self._weights, new):
+        for old, w in zip(current, new):
             old[...] = w  # in place, so that references held elsewhere (optimizers) stay valid
 
+    def get_weights(self):
+        """Copies of the weights, in Keras's order and layout."""
+        return [w.copy() for w in self.weights]
+
     def count_params(self):
-        return int(sum(w.size for w in self._weights))
+        return int(sum(w.size for w in self.weights))
 
     # -------------------------------------------------------------- regularizers
-    # A weight named "kernel" is penalised by the layer's ``kernel_regularizer`` (Keras's naming:
-    # kernel_regularizer, bias_regularizer, recurrent_regularizer), if it has one.
-    def _regularizer(self, weight_name):
-        return getattr(self, f"{weight_name}_regularizer", None)
+    # A weight's penalty is the one given to add_weight; a layer attribute named after the weight
+    # (``kernel_regularizer`` for "kernel", Keras's naming) wins, so that setting it after the
+    # layer is built still takes effect (and matches what to_keras writes into the config).
+    def _regularizer(self, slot):
+        return getattr(self, f"{slot.name}_regularizer", slot.regularizer)
 
     def regularization_loss(self):
         """The penalty this layer adds to the training loss (Keras's ``layer.losses``)."""
-        return sum((reg(w) for name, w in zip(self.weight_names, self._weights)
-                    if (reg := self._regularizer(name)) is not None), 0.0)
+        return sum((reg(s.value) for s in self._slots if (reg := self._regularizer(s)) is not None), 0.0)
 
     def regularization_grads(self):
         """d(penalty)/dw for each trainable weight (zeros where there is no penalty)."""
         if not self.trainable:
             return []
-        return [reg.gradient(w) if (reg := self._regularizer(name)) is not None else np.zeros_like(w)
-                for name, w in zip(self.weight_names, self._weights)]
+        return [reg.gradient(s.value) if (reg := self._regularizer(s)) is not None else np.zeros_like(s.value)
+                for s in self._slots if s.trainable]
 
     # ------------------------------------------------------------------- config
     def get_config(self):

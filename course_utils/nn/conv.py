@@ -240,18 +240,12 @@ class Conv2D(Layer):
         if channels is None:
             raise ValueError(f"Layer '{self.name}' needs a known number of input channels (last axis), "
                              f"received shape {shape_str(input_shape)}.")
-        dtype = self.compute_dtype
         kh, kw = self.kernel_size
-        shape = (kh, kw, int(channels), self.filters)
-        self.kernel = np.asarray(self.kernel_initializer(shape, dtype=dtype), dtype=dtype)
-        self._weights = [self.kernel]
-        self.weight_names = ["kernel"]
+        self.add_weight("kernel", (kh, kw, int(channels), self.filters), self.kernel_initializer,
+                        self.kernel_regularizer)
+        self.bias = None
         if self.use_bias:
-            self.bias = np.asarray(self.bias_initializer((self.filters,), dtype=dtype), dtype=dtype)
-            self._weights.append(self.bias)
-            self.weight_names.append("bias")
-        else:
-            self.bias = None
+            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -295,10 +289,8 @@ class Conv2D(Layer):
         kh, kw, channels, _ = self.kernel.shape
         dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
         self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
-        self.grads = [self.dkernel]
-        if self.use_bias:
-            self.dbias = dz2.sum(axis=0)
-            self.grads.append(self.dbias)
+        self.dbias = dz2.sum(axis=0) if self.use_bias else None
+        self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
         # d cols, computed transposed - (kh, kw, C, N, H_out, W_out) - so that col2im adds whole
         # image rows at a time (channels-first inside; about twice as fast as channels-last here)
         dcols_t = (self.kernel.reshape(kh * kw * channels, filters) @ dz2.T).reshape(

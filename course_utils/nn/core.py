@@ -46,16 +46,10 @@ class Dense(Layer):
             raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (batch, features), "
                              f"received shape {shape_str(input_shape)}.")
         input_dim = input_shape[-1]
-        dtype = self.compute_dtype
-        self.kernel = np.asarray(self.kernel_initializer((input_dim, self.units), dtype=dtype), dtype=dtype)
-        self._weights = [self.kernel]
-        self.weight_names = ["kernel"]
+        self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer, self.kernel_regularizer)
+        self.bias = None
         if self.use_bias:
-            self.bias = np.asarray(self.bias_initializer((self.units,), dtype=dtype), dtype=dtype)
-            self._weights.append(self.bias)
-            self.weight_names.append("bias")
-        else:
-            self.bias = None
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -97,10 +91,8 @@ class Dense(Layer):
         x2 = x.reshape(-1, x.shape[-1])
         dz2 = dz.reshape(-1, dz.shape[-1])
         self.dkernel = x2.T @ dz2
-        self.grads = [self.dkernel]
-        if self.use_bias:
-            self.dbias = dz2.sum(axis=0)
-            self.grads.append(self.dbias)
+        self.dbias = dz2.sum(axis=0) if self.use_bias else None
+        self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
         return dz @ self.kernel.T
 
     def get_config(self):
@@ -134,7 +126,7 @@ class Activation(Layer):
     def backward(self, dout):
         self._require_forward()
         x, a = self._cache
-        self.grads = []
+        self.set_grads()
         return self.activation.backward(x, a, self._check_dout(dout, a.shape))
 
     def get_config(self):
@@ -181,7 +173,7 @@ class Dropout(Layer):
 
     def backward(self, dout):
         self._require_forward()
-        self.grads = []
+        self.set_grads()
         return self._check_dout(dout, self._cache) * self.mask
 
     def get_config(self):

@@ -48,11 +48,7 @@ class Embedding(Layer):
         self._cache = None
 
     def build(self, input_shape):
-        dtype = self.compute_dtype
-        self.embeddings = np.asarray(self.embeddings_initializer((self.input_dim, self.output_dim), dtype=dtype),
-                                     dtype=dtype)
-        self._weights = [self.embeddings]
-        self.weight_names = ["embeddings"]
+        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -94,7 +90,7 @@ class Embedding(Layer):
         dE = np.zeros_like(self.embeddings)
         np.add.at(dE, idx.ravel(), dout.reshape(-1, self.output_dim))   # dE[k] += dy[n, t] where x[n, t] = k
         self.dembeddings = dE
-        self.grads = [dE] if self.trainable else []
+        self.set_grads(embeddings=dE)
         return None
 
     def get_config(self):
@@ -142,16 +138,24 @@ class TimeDistributed(Layer):
                              f"received shape {shape_str(input_shape)}.")
         if not self.layer.built:
             self.layer.build((None,) + input_shape[2:])
-        self._weights = self.layer._weights   # the same arrays
         super().build(input_shape)
 
+    # The weights, their order and their gradients are the wrapped layer's (the same arrays).
     @property
-    def weight_names(self):
-        return self.layer.weight_names
+    def _slots(self):
+        return self.layer._slots
 
-    @weight_names.setter
-    def weight_names(self, value):
-        pass  # they are the wrapped layer's
+    @_slots.setter
+    def _slots(self, value):
+        pass
+
+    @property
+    def _grads(self):
+        return self.layer._grads
+
+    @_grads.setter
+    def _grads(self, value):
+        pass
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
@@ -175,12 +179,15 @@ class TimeDistributed(Layer):
             raise ValueError(f"TimeDistributed '{self.name}' backward expected dout of shape (batch, timesteps, "
                              f"...) = ({N}, {T}, ...), received shape {shape_str(dout.shape)}.")
         dx = self.layer.backward(dout.reshape((N * T,) + dout.shape[2:]))
-        self.grads = list(self.layer.grads) if self.trainable else []
         return None if dx is None else dx.reshape((N, T) + dx.shape[1:])
 
     @property
     def trainable_weights(self):
         return self.layer.trainable_weights if self.trainable else []
+
+    @property
+    def grads(self):
+        return self.layer.grads if self.trainable else []
 
     def get_config(self):
         return {**super().get_config(), "layer": self.layer}

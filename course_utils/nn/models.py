@@ -229,8 +229,16 @@ class Sequential(Layer):
             dout = layers.pop(0).backward_from_logits(dout)
         for layer in layers:
             dout = layer.backward(dout)
-        self.grads = [g for layer in self.layers for g in layer.grads]
         return dout
+
+    @property
+    def grads(self):
+        """Every trainable weight's gradient of the last backward pass, in ``trainable_weights``' order."""
+        return [g for layer in self.layers for g in layer.grads]
+
+    @grads.setter
+    def grads(self, value):
+        pass  # the layers hold them
 
     def regularization_loss(self):
         return float(sum(layer.regularization_loss() for layer in self.layers))

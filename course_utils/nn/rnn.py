@@ -131,18 +131,13 @@ class _Recurrent(Layer):
         if features is None:
             raise ValueError(f"Layer '{self.name}' needs to know the number of features (the last "
                              f"dimension) to build its kernel; received input shape {shape_str(input_shape)}.")
-        dtype = self.compute_dtype
         u, g = self.units, self.n_gates
-        self.kernel = np.asarray(self.kernel_initializer((features, g * u), dtype=dtype), dtype=dtype)
-        self.recurrent_kernel = np.asarray(self.recurrent_initializer((u, g * u), dtype=dtype), dtype=dtype)
-        self._weights = [self.kernel, self.recurrent_kernel]
-        self.weight_names = ["kernel", "recurrent_kernel"]
+        self.add_weight("kernel", (features, g * u), self.kernel_initializer)
+        self.add_weight("recurrent_kernel", (u, g * u), self.recurrent_initializer)
+        self.bias = None
         if self.use_bias:
-            self.bias = np.asarray(self._initial_bias(dtype), dtype=dtype)
-            self._weights.append(self.bias)
-            self.weight_names.append("bias")
-        else:
-            self.bias = None
+            initial_bias = np.asarray(self._initial_bias(self.compute_dtype))
+            self.add_weight("bias", initial_bias.shape, lambda shape, dtype: initial_bias.astype(dtype))
         super().build(input_shape)
 
     def _initial_bias(self, dtype):
@@ -278,9 +273,8 @@ class _Recurrent(Layer):
     def _finish(self, dstates, dhs):
         self.dinitial_state = dstates
         self.dh_sequence = dhs.transpose(1, 0, 2)
-        self.grads = [self.dkernel, self.drecurrent_kernel] + ([self.dbias] if self.use_bias else [])
-        if not self.trainable:
-            self.grads = []
+        self.set_grads(kernel=self.dkernel, recurrent_kernel=self.drecurrent_kernel,
+                       **({"bias": self.dbias} if self.use_bias else {}))
 
     def forward(self, x, initial_state=None, training=False):
         """x (N, T, F) and optionally initial_state (a list of (N, units) arrays: [h_0], LSTM
