@@ -125,6 +125,25 @@ def _where(path, index, cells=None, line=None):
 
 
 # ---------------------------------------------------------------------- header cells
+REPOSITORY_COMMAND = "python -m course_utils.build --repository <owner>/<name>"
+_SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+
+
+def set_repository(slug, init_path=None):
+    """Point the badges and Colab install cells at ``slug`` ("owner/name" on GitHub): rewrites
+    ``REPOSITORY`` in course_utils/__init__.py (the one place a fork changes) and returns it."""
+    if not isinstance(slug, str) or not _SLUG.match(slug) or slug.endswith(".git"):
+        raise BuildError(f"--repository expects a GitHub repository as owner/name (e.g. "
+                         f"my-name/neuron-to-gan), received {slug!r}.")
+    init_path = Path(init_path or Path(__file__).with_name("__init__.py"))
+    text = init_path.read_text(encoding="utf-8")
+    new, count = re.subn(r'^REPOSITORY = "[^"]*"$', f'REPOSITORY = "{slug}"', text, flags=re.MULTILINE)
+    if count != 1:
+        raise BuildError(f"Could not find the line REPOSITORY = \"...\" in {init_path}.")
+    init_path.write_text(new, encoding="utf-8")
+    return slug
+
+
 def colab_url(folder, stem, repository=REPOSITORY, branch=BRANCH):
     """https://colab.research.google.com/github/<owner>/<name>/blob/<branch>/<folder>/<stem>.ipynb"""
     return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{folder}/{stem}.ipynb"
@@ -158,9 +177,18 @@ def header_cells(stem, folder, repository=REPOSITORY):
         "    import subprocess\n"
         "\n"
         "    if importlib.util.find_spec(\"course_utils\") is None:\n"
-        "        subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
-        f"                        \"{install_requirement(repository)}\"],\n"
-        "                       check=True)"
+        f"        requirement = \"{install_requirement(repository)}\"\n"
+        "        result = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", requirement],\n"
+        "                                capture_output=True, text=True)\n"
+        "        if result.returncode != 0:\n"
+        "            output = (result.stderr or result.stdout).splitlines()\n"
+        "            pip_says = [line.strip() for line in output if \"fatal:\" in line or \"ERROR\" in line][:3]\n"
+        "            raise SystemExit(\n"
+        "                f\"Could not install course_utils ({requirement}).\\n\"\n"
+        "                \"pip said:\\n  \" + \"\\n  \".join(pip_says or output[-3:]) + \"\\n\"\n"
+        "                \"What to do: check that this runtime is online and that the repository exists and is \"\n"
+        "                \"public (a fork points the lessons at itself with \"\n"
+        f"                \"`{REPOSITORY_COMMAND}`, see the README); then run this cell again.\")"
     )
     metadata = {"tags": [HEADER_TAG]}
     return [v4.new_markdown_cell(badge, id="course-header-badge", metadata=copy.deepcopy(metadata)),
@@ -402,9 +430,18 @@ def main(argv=None):
                         help="write nothing; exit 1 if a lesson or a solution's header is out of date")
     parser.add_argument("--solutions", default="solutions", help="the solution notebooks (default: solutions)")
     parser.add_argument("--lessons", default="lessons", help="where the lessons go (default: lessons)")
+    parser.add_argument("--repository", metavar="OWNER/NAME",
+                        help="for a fork: point every Colab badge and install cell at this GitHub "
+                             "repository (rewrites course_utils.REPOSITORY), then rebuild")
     args = parser.parse_args(argv)
+    repository = REPOSITORY
     try:
-        changes = build(args.solutions, args.lessons, check=args.check)
+        if args.repository:
+            if args.check:
+                raise BuildError("--repository rewrites files; it cannot be combined with --check.")
+            repository = set_repository(args.repository)
+            print(f"course_utils.REPOSITORY is now {repository!r}.")
+        changes = build(args.solutions, args.lessons, check=args.check, repository=repository)
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -416,7 +453,7 @@ def main(argv=None):
         print(f"{args.lessons}/ is up to date with {args.solutions}/.")
         return 0
     print("\n".join(changes) if changes else "Nothing to do: everything is up to date.")
-    left = build(args.solutions, args.lessons, check=True)
+    left = build(args.solutions, args.lessons, check=True, repository=repository)
     if left:
         print("Still out of date:\n" + "\n".join(f"  {c}" for c in left), file=sys.stderr)
         return 1

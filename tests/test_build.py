@@ -170,9 +170,10 @@ def test_header_cells_follow_the_title_with_the_colab_badge(tmp_path):
 _REAL_FIND_SPEC = importlib.util.find_spec
 
 
-def _run_setup_cell(source, monkeypatch, in_colab, installed):
+def _run_setup_cell(source, monkeypatch, in_colab, installed, pip_result=None):
     calls = []
-    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    pip_result = pip_result or subprocess.CompletedProcess([], 0, "", "")
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append((args, kwargs)) or pip_result)
     if in_colab:
         monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
     else:
@@ -193,6 +194,37 @@ def test_setup_cell_installs_only_in_colab_without_touching_tensorflow(monkeypat
     assert command == [sys.executable, "-m", "pip", "install", "-q",
                        f"course-utils @ git+https://github.com/{course_utils.REPOSITORY}.git"]
     assert not any(word in " ".join(command).lower() for word in ("tensorflow", "keras", "--upgrade", "-u "))
+
+
+def test_setup_cell_says_in_one_message_what_failed_and_what_to_do(monkeypatch):
+    setup = build.header_cells("01_demo", "lessons")[1].source
+    offline = subprocess.CompletedProcess([], 1, "", (
+        "  Running command git clone --filter=blob:none --quiet https://github.com/x/y.git /tmp/pip-req\n"
+        "  fatal: unable to access 'https://github.com/x/y.git/': Could not resolve host: github.com\n"
+        "  error: subprocess-exited-with-error\n"
+        "ERROR: Failed to build 'course-utils' when getting requirements to build wheel\n"))
+    with pytest.raises(SystemExit) as info:   # shown by IPython as one message, no traceback
+        _run_setup_cell(setup, monkeypatch, in_colab=True, installed=False, pip_result=offline)
+    message = str(info.value)
+    assert message.startswith("Could not install course_utils (course-utils @ git+https://github.com/")
+    assert "Could not resolve host: github.com" in message            # what failed, from pip
+    assert "online" in message and "--repository <owner>/<name>" in message   # what to do
+
+
+def test_repository_option_rewrites_the_one_slug_a_fork_changes(tmp_path):
+    init = tmp_path / "__init__.py"
+    init.write_text('"""doc"""\nREPOSITORY = "deep-learning-course/neuron-to-gan"\n', encoding="utf-8")
+    assert build.set_repository("my-name/my-course", init) == "my-name/my-course"
+    assert 'REPOSITORY = "my-name/my-course"' in init.read_text(encoding="utf-8")
+    for bad in ("my-name", "https://github.com/a/b", "a/b/c", "a b/c", ""):
+        with pytest.raises(build.BuildError, match="owner/name"):
+            build.set_repository(bad, init)
+    path = make_solution(tmp_path / "solutions", basic_cells())
+    build.build(tmp_path / "solutions", tmp_path / "lessons", repository="my-name/my-course")
+    text = nbformat.writes(read(tmp_path / "lessons" / "01_demo.ipynb"))
+    assert "github/my-name/my-course/blob/main/lessons/01_demo.ipynb" in text
+    assert "git+https://github.com/my-name/my-course.git" in text and "neuron-to-gan" not in text
+    assert "my-name/my-course" in nbformat.writes(read(path))
     # (that pyproject's dependencies leave TensorFlow/Keras alone is tests/test_packaging.py's business)
 
 

@@ -5,7 +5,31 @@ weight towards zero a little at each step ("weight decay").
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+
+
+@lru_cache(maxsize=None)
+def keras_rounds_factors_to_float32():
+    """Whether the installed Keras rounds the L1/L2 factors through float32 (0.01 -> 0.0099999998).
+
+    Keras 3.13 multiplies by the Python float (float64 in a float64 model); from 3.14 on it casts
+    the factor to a float32 tensor first. The NumPy penalties follow the installed version, so that
+    float64 training with a penalty agrees with Keras to the last digits on either. Without Keras
+    installed, the newest behaviour.
+    """
+    from importlib import metadata
+    try:
+        version = metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        return True
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (major, minor) >= (3, 14)
+
+
+def _factor(value):
+    return float(np.float32(value)) if keras_rounds_factors_to_float32() else float(value)
 
 
 class Regularizer:
@@ -26,14 +50,13 @@ class L1L2(Regularizer):
         self.l1 = float(l1)
         self.l2 = float(l2)
 
-    # Keras casts the factors through float32 tensors (0.01 -> 0.0099999998); so do we, so that
-    # float64 training with a penalty follows Keras to the last digits (see optimizers.as_keras_float32).
+    # The factors as the installed Keras holds them (see keras_rounds_factors_to_float32).
     def __call__(self, w):
-        l1, l2 = float(np.float32(self.l1)), float(np.float32(self.l2))
+        l1, l2 = _factor(self.l1), _factor(self.l2)
         return l1 * np.sum(np.abs(w)) + l2 * np.sum(np.square(w))
 
     def gradient(self, w):
-        l1, l2 = float(np.float32(self.l1)), float(np.float32(self.l2))
+        l1, l2 = _factor(self.l1), _factor(self.l2)
         return l1 * np.sign(w) + 2.0 * l2 * w
 
     def get_config(self):
