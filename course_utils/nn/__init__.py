@@ -20,3 +20,4 @@ from .pooling import AveragePooling2D, MaxPooling2D
 from .reshaping import Flatten
 from .embedding import Embedding, TimeDistributed
 from .rnn import GRU, LSTM, SimpleRNN
+from .conv1d import Conv1D, MaxPooling1D; from .conv_transpose import Conv2DTranspose; from .upsampling import UpSampling2D

@@ -95,6 +95,8 @@ def from_keras(keras_obj, dtype="float64"):
         raise ValueError(f"There is no NumPy twin of keras.layers.{class_name}. "
                          f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}.")
     config = keras_obj.get_config()
+    for key in getattr(cls, "keras_attributes_missing_from_config", ()):  # not in every Keras version's config
+        config.setdefault(key, getattr(keras_obj, key))
     from_config = getattr(cls, "from_keras_config", None)
     kwargs = from_config(config) if from_config else default_from_keras_config(cls, config)
     if dtype is None:
