@@ -21,3 +21,4 @@ from .reshaping import Flatten
 from .embedding import Embedding, TimeDistributed
 from .rnn import GRU, LSTM, SimpleRNN
 from .conv1d import Conv1D, MaxPooling1D; from .conv_transpose import Conv2DTranspose; from .upsampling import UpSampling2D
+from .normalization import BatchNormalization, LayerNormalization; from .global_pooling import GlobalAveragePooling2D, GlobalMaxPooling2D; from .reshaping import Reshape; from .advanced_activations import LeakyReLU
