@@ -221,6 +221,21 @@ def test_batchnorm_bad_input_is_refused():
         layer.backward(np.zeros((3, 2)))
 
 
+@pytest.mark.parametrize("cls", ["BatchNormalization", "LayerNormalization"])
+def test_float32_layer_computes_in_float32_like_keras(rng, cls):
+    """A float32 layer casts a float64 input to float32 (as Keras autocasts) and keeps float32 throughout."""
+    layer = getattr(nn, cls)(dtype="float32")
+    x = rng.normal(loc=2.0, size=(6, 5))
+    layer.build(x.shape)
+    keras_layer = nn.to_keras(layer)
+    y = layer.forward(x, training=True)
+    dx = layer.backward(np.ones_like(y))
+    assert y.dtype == dx.dtype == np.float32 and all(w.dtype == np.float32 for w in layer.weights + layer.grads)
+    np.testing.assert_allclose(y, np.asarray(keras_layer(x, training=True)), rtol=1e-5, atol=1e-5)
+    for mine, theirs in zip(layer.get_weights(), keras_layer.get_weights()):  # BN: the moving statistics
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-7)
+
+
 # ------------------------------------------------------------------- BatchNormalization in models
 @pytest.fixture
 def floatx_float64():
