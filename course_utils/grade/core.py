@@ -36,7 +36,7 @@ from pathlib import Path
 
 from . import report
 from .cases import GradingSetupError, LessonPlan, load_hidden_tests, plan_lesson
-from .kernel import Kernel, KernelStartError
+from .kernel import Kernel, KernelStartError, require_supported_jupyter_client
 from .scoring import VISIBILITIES, Collected, decode_record, exercise_tests, merge, read_manifest
 from .submission import NotANotebook, may_rebind, read_notebook_bytes, sha256
 
@@ -419,6 +419,7 @@ def grade_submissions(paths, exercises, out_dir, *, options=None, hidden=None, h
     progress: called with one line per finished submission (print by default).
     Returns the SubmissionResults in the order given.
     """
+    require_supported_jupyter_client()
     options = options or GradeOptions()
     exercises = list(exercises)
     if plan is None:

@@ -26,6 +26,25 @@ import zmq
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
+from .cases import GradingSetupError
+
+MIN_JUPYTER_CLIENT = (8, 0)
+
+
+def require_supported_jupyter_client(version=None):
+    """Stop with a clear message on a jupyter_client older than 8 (Google Colab ships 7.4.9), whose
+    blocking client returns coroutines where the grader expects messages."""
+    if version is None:
+        from importlib import metadata
+        version = metadata.version("jupyter_client")
+    parts = tuple(int(p) for p in re.findall(r"\d+", version)[:2])
+    if parts < MIN_JUPYTER_CLIENT:
+        raise GradingSetupError(
+            f"the course's grader needs jupyter_client >= {'.'.join(map(str, MIN_JUPYTER_CLIENT))}, but "
+            f"jupyter_client {version} is installed (Google Colab ships 7.4.9, so the grader does not run "
+            f"inside Colab). Grade on your own machine or on Gradescope, in an environment made with "
+            f"`pip install -r requirements.txt`.")
+
 # environment variables a learner's code has no business reading (the instructor's credentials)
 _PRIVATE_ENV = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|(^|_)KEY($|_)", re.IGNORECASE)
 LOG_TAIL = 16_000          # characters of the kernel's own stdout/stderr kept (for start-up errors)
@@ -53,6 +72,7 @@ class Kernel:
     """A kernel process for one submission. Use as a context manager: leaving it kills everything."""
 
     def __init__(self, workdir, private_dir, memory_limit=0, gpu=False):
+        require_supported_jupyter_client()
         self.workdir = str(workdir)
         self.private_dir = str(private_dir)
         self.memory_limit = int(memory_limit or 0)
