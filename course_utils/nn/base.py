@@ -17,6 +17,7 @@ finds the twin of a Keras layer.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 from dataclasses import dataclass
 
@@ -58,6 +59,38 @@ class WeightSlot:
     regularizer: object = None
 
 
+def refuse_mask(layer, mask):
+    """The NumPy layers do not propagate masks: refuse one (None is no mask) with a clear error."""
+    if mask is not None:
+        raise ValueError(f"Layer '{layer.name}' received a mask, but the NumPy layers do not propagate masks, "
+                         f"so it would compute something else than Keras. Use sequences of equal length "
+                         f"(pad them and drop mask_zero / mask=), or the Keras layers for masked sequences.")
+
+
+class ActivationAttribute:
+    """A layer attribute holding an activation (``layer.activation``, ``layer.recurrent_activation``).
+
+    Whatever is assigned - a name, ``None`` (linear), an ``Activation`` - goes through
+    ``activations.get``, in the constructor and afterwards: ``twin.activation = None`` or
+    ``= "relu"`` after construction works, as assigning the attribute does in Keras.
+    """
+
+    def __set_name__(self, owner, name):
+        self.attribute = "_" + name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        try:
+            return layer.__dict__[self.attribute]
+        except KeyError:
+            raise AttributeError(f"Layer '{layer.name}' has no {self.attribute[1:]} yet.") from None
+
+    def __set__(self, layer, value):
+        from . import activations
+        layer.__dict__[self.attribute] = activations.get(value)
+
+
 class Layer:
     """Base class of the NumPy layers.
 
@@ -66,6 +99,10 @@ class Layer:
     order), ``forward`` and ``backward`` (which hands its gradients to ``self.set_grads(name=...)``).
     ``weights``, ``trainable_weights``, ``grads``, ``get/set_weights``, regularization and freezing
     (``layer.trainable = False``) then follow from the base class, the same for every layer.
+
+    Freezing follows Keras: a frozen layer has no ``trainable_weights``, no ``grads`` and no
+    regularization penalty (Keras sums the regularizers of trainable weights only), and
+    setting ``trainable`` sets it on every layer this one holds (a model's layers, a wrapper's layer).
     """
 
     keras_class: str | None = None
@@ -77,7 +114,7 @@ class Layer:
 
     def __init__(self, name=None, trainable=True, dtype=None):
         self.name = name or _unique_name(_snake_case(type(self).__name__))
-        self.trainable = trainable
+        self._trainable = bool(trainable)
         self.dtype = np.dtype(dtype) if dtype is not None else None
         self.built = False
         self.input_shape = None
@@ -86,8 +123,9 @@ class Layer:
 
     # ----------------------------------------------------------------- building
     def build(self, input_shape):
-        """Create the weights for inputs of ``input_shape`` (batch dimension included)."""
-        self.input_shape = tuple(input_shape)
+        """Create the weights for inputs of ``input_shape`` (batch dimension included; ``None`` for a
+        layer whose weights do not depend on it, as Keras's ``Embedding.build()``)."""
+        self.input_shape = None if input_shape is None else tuple(input_shape)
         self.built = True
 
     def _ensure_built(self, x):
@@ -104,8 +142,41 @@ class Layer:
     def backward(self, dout):
         raise NotImplementedError
 
-    def __call__(self, x, training=False):
-        return self.forward(x, training=training)
+    def __call__(self, *args, **kwargs):
+        """``layer(x, ...)`` is ``layer.forward(x, ...)``, every argument passed on (as Keras's
+        ``__call__`` passes them to ``call``); a ``mask=`` the layer's forward does not take is refused."""
+        if "mask" in kwargs and "mask" not in inspect.signature(self.forward).parameters:
+            refuse_mask(self, kwargs.pop("mask"))  # None passes; a real mask gets the clear refusal
+        return self.forward(*args, **kwargs)
+
+    # ----------------------------------------------------------------- freezing
+    @property
+    def trainable(self):
+        """Whether the optimizer updates this layer's weights (settable, as in Keras)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        # As Keras's setter: the layers this one holds are set too, so model.trainable = False
+        # freezes every layer and model.trainable = True unfreezes them all again.
+        self._set_trainable(bool(value), set())
+
+    def _set_trainable(self, value, seen):
+        seen.add(id(self))
+        self._trainable = value
+        for layer in self._sublayers():
+            if id(layer) not in seen:
+                layer._set_trainable(value, seen)
+
+    def _sublayers(self):
+        """The layers this one holds - Layer attributes, or lists/tuples of them - found as Keras
+        tracks them (a Sequential's ``layers``, a wrapper's ``layer``)."""
+        found = {}
+        for value in vars(self).values():
+            for item in (value if isinstance(value, (list, tuple)) else (value,)):
+                if isinstance(item, Layer) and item is not self:
+                    found.setdefault(id(item), item)
+        return list(found.values())
 
     # ------------------------------------------------------------------ weights
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True,
@@ -214,8 +285,12 @@ class Layer:
         return getattr(self, f"{slot.name}_regularizer", slot.regularizer)
 
     def regularization_loss(self):
-        """The penalty this layer adds to the training loss (Keras's ``layer.losses``)."""
-        return sum((reg(s.value) for s in self._slots if (reg := self._regularizer(s)) is not None), 0.0)
+        """The penalty this layer adds to the training loss (Keras's ``layer.losses``): the
+        regularizers of its trainable weights only, as Keras, so a frozen layer adds none."""
+        if not self.trainable:
+            return 0.0
+        return sum((reg(s.value) for s in self._slots
+                    if s.trainable and (reg := self._regularizer(s)) is not None), 0.0)
 
     def regularization_grads(self):
         """d(penalty)/dw for each trainable weight (zeros where there is no penalty)."""

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import activations, initializers, regularizers
-from .base import Layer, shape_str
+from .base import ActivationAttribute, Layer, shape_str
 
 PADDINGS = ("valid", "same")
 
@@ -199,6 +199,7 @@ class Conv2D(Layer):
     """
 
     keras_class = "Conv2D"
+    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,

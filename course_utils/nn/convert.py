@@ -12,11 +12,12 @@ when the two differ.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import numpy as np
 
-from . import regularizers
+from . import initializers, regularizers
 from .base import LAYER_REGISTRY, Layer
 
 # Keys of a Keras layer config that never change what a layer computes.
@@ -82,6 +83,7 @@ def from_keras(keras_obj, dtype="float64"):
         elif keras_obj.weights:
             raise ValueError("The Keras Sequential model has weights but no known input shape; "
                              "give it a keras.Input(shape=...) first.")
+        _copy_model_trainable(keras_obj, model)
         return model
     if isinstance(keras_obj, keras.Model):
         raise TypeError(f"from_keras supports keras.Sequential models and single layers; received a "
@@ -98,28 +100,63 @@ def from_keras(keras_obj, dtype="float64"):
     for key in getattr(cls, "keras_attributes_missing_from_config", ()):  # not in every Keras version's config
         config.setdefault(key, getattr(keras_obj, key))
     from_config = getattr(cls, "from_keras_config", None)
-    kwargs = from_config(config) if from_config else default_from_keras_config(cls, config)
     if dtype is None:
         dtype = _keras_dtype(keras_obj)
-    twin = cls(**kwargs, dtype=dtype)
-    if keras_obj.built and keras_obj.weights:
-        input_shape = _built_input_shape(keras_obj)
-        twin.build(input_shape)
-        twin.set_weights(keras_obj.get_weights())
-    elif keras_obj.built:
+    copied = keras_obj.built and bool(keras_obj.weights)
+    # A built layer's weights are copied, so an initializer the NumPy library lacks does not matter
+    # (it is kept by its Keras config, for to_keras); an unbuilt layer needs one the library has.
+    with initializers.weights_copied_from_keras() if copied else contextlib.nullcontext():
+        try:
+            kwargs = from_config(config) if from_config else default_from_keras_config(cls, config)
+            twin = cls(**kwargs, dtype=dtype)
+        except ValueError as exc:
+            if copied or "initializer" not in str(exc):
+                raise
+            raise ValueError(f"Cannot convert the unbuilt Keras layer '{keras_obj.name}': {exc} Build the Keras "
+                             f"layer first (call it on an input, or layer.build(input_shape)): from_keras then "
+                             f"copies its weights, whatever its initializer.") from exc
+        if copied:
+            _build_like(twin, keras_obj)
+            twin.set_weights(keras_obj.get_weights())
+    if keras_obj.built and not copied:
         input_shape = _built_input_shape(keras_obj, required=False)
         if input_shape is not None:  # else the weightless twin builds on its first call
             twin.build(input_shape)
     return twin
 
 
+def _copy_model_trainable(source, target):
+    """A frozen model stays frozen (and each layer keeps its own flag, as set before)."""
+    if not source.trainable:
+        flags = [layer.trainable for layer in source.layers]
+        target.trainable = False   # recursive in both libraries ...
+        for layer, flag in zip(target.layers, flags):
+            layer.trainable = flag  # ... so the layers' own flags are put back
+
+
+def _build_like(twin, keras_layer):
+    """Build the twin for the input shape the Keras layer was built for. A Keras layer built
+    without one (``Embedding(10, 3).build()``) converts when the twin's weights do not need it."""
+    input_shape = _built_input_shape(keras_layer, required=False)
+    if input_shape is not None:
+        twin.build(input_shape)
+        return
+    try:
+        twin.build(None)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Cannot tell the input shape of the built Keras layer '{keras_layer.name}' (it was "
+                         f"built without one, e.g. by layer.build()), and the NumPy {type(twin).__name__} needs "
+                         f"it to build its weights. Build the Keras layer with its input shape, "
+                         f"layer.build((None, ...)), or call it on an input before converting it.") from exc
+
+
 def _built_input_shape(keras_layer, required=True):
     build_config = keras_layer.get_build_config() if hasattr(keras_layer, "get_build_config") else None
-    if build_config and "input_shape" in build_config:
+    if build_config and build_config.get("input_shape") is not None:
         return tuple(build_config["input_shape"])
     shape = getattr(keras_layer, "input_shape", None) or getattr(keras_layer, "_build_shapes_dict", None)
     if isinstance(shape, dict):
-        shape = next(iter(shape.values()))
+        shape = next(iter(shape.values()), None)  # {} (or None) for a layer built without a shape
     if shape is None:  # weightless layers (pooling, dropout) keep no build config; a model's layers know their input
         try:
             shape = tuple(keras_layer.input.shape)
@@ -128,7 +165,8 @@ def _built_input_shape(keras_layer, required=True):
     if shape is None and not required:
         return None
     if shape is None:
-        raise ValueError(f"Cannot tell the input shape of the built Keras layer '{keras_layer.name}'.")
+        raise ValueError(f"Cannot tell the input shape of the built Keras layer '{keras_layer.name}': it was "
+                         f"built without one. Build it with layer.build((None, ...)) or call it on an input.")
     return tuple(shape)
 
 
@@ -180,6 +218,7 @@ def to_keras(twin, dtype=None):
         model = keras.Sequential([keras.Input(shape=twin.input_shape[1:], dtype=dtype)] + layers,
                                  name=twin.name)
         model.set_weights(twin.get_weights())
+        _copy_model_trainable(twin, model)
         return model
     if not isinstance(twin, Layer):
         raise TypeError(f"to_keras expects a course_utils.nn layer or Sequential, received {type(twin).__name__}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations, initializers, regularizers
-from .base import Layer, shape_str
+from .base import ActivationAttribute, Layer, shape_str
 
 
 class Dense(Layer):
@@ -24,6 +24,7 @@ class Dense(Layer):
     """
 
     keras_class = "Dense"
+    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -107,6 +108,7 @@ class Activation(Layer):
     """Applies an activation function: ``y = f(x)``; no weights. As ``keras.layers.Activation``."""
 
     keras_class = "Activation"
+    activation = ActivationAttribute()
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

@@ -189,6 +189,16 @@ class TimeDistributed(Layer):
     def grads(self):
         return self.layer.grads if self.trainable else []
 
+    @property
+    def non_trainable_weights(self):
+        return self.layer.non_trainable_weights if self.trainable else self.weights
+
+    def regularization_loss(self):
+        return self.layer.regularization_loss() if self.trainable else 0.0
+
+    def regularization_grads(self):
+        return self.layer.regularization_grads() if self.trainable else []
+
     def get_config(self):
         return {**super().get_config(), "layer": self.layer}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -122,8 +123,8 @@ class _Progress:
 class Sequential(Layer):
     """A linear stack of layers, as ``keras.Sequential``; itself a Layer (forward/backward/grads)."""
 
-    def __init__(self, layers=None, name=None):
-        super().__init__(name=name or _unique_name("sequential"))
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name or _unique_name("sequential"), trainable=trainable)
         self.layers: list[Layer] = []
         for layer in layers or []:
             self.add(layer)
@@ -183,9 +184,19 @@ class Sequential(Layer):
     def weights(self):
         return [w for layer in self.layers for w in layer.weights]
 
+    # Freezing as Keras: model.trainable = False freezes every layer (Layer's setter recurses into
+    # self.layers); a frozen model has no trainable weights even if a layer is unfrozen afterwards.
     @property
     def trainable_weights(self):
+        if not self.trainable:
+            return []
         return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def get_weights(self):
         return [w.copy() for w in self.weights]
@@ -234,6 +245,8 @@ class Sequential(Layer):
     @property
     def grads(self):
         """Every trainable weight's gradient of the last backward pass, in ``trainable_weights``' order."""
+        if not self.trainable:
+            return []
         return [g for layer in self.layers for g in layer.grads]
 
     @grads.setter
@@ -241,9 +254,13 @@ class Sequential(Layer):
         pass  # the layers hold them
 
     def regularization_loss(self):
+        if not self.trainable:
+            return 0.0  # Keras sums the regularizers of trainable weights only
         return float(sum(layer.regularization_loss() for layer in self.layers))
 
     def regularization_grads(self):
+        if not self.trainable:
+            return []
         return [g for layer in self.layers for g in layer.regularization_grads()]
 
     # ------------------------------------------------------------------ training
@@ -310,8 +327,11 @@ class Sequential(Layer):
         loss, dout, from_logits = self._loss_and_gradient(y, y_pred)
         loss += self.regularization_loss()
         self.backward(dout, from_logits=from_logits)
-        grads = [g + r for g, r in zip(self.grads, self.regularization_grads())]
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        if self.trainable_weights:
+            grads = [g + r for g, r in zip(self.grads, self.regularization_grads())]
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        else:  # as Keras: no step at all (the optimizer's iterations do not advance)
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
         logs = {"loss": loss}
         if self.metrics:
             logs["accuracy"] = _accuracy(self.loss, y, y_pred)

@@ -42,7 +42,7 @@ import contextlib
 import numpy as np
 
 from . import activations, initializers
-from .base import Layer, shape_str
+from .base import ActivationAttribute, Layer, refuse_mask, shape_str
 from .threads import one_blas_thread
 
 
@@ -88,6 +88,8 @@ class _Recurrent(Layer):
     the unpacking of ``dout`` in ``backward`` and the Keras config. Not used on its own."""
 
     state_names: tuple = ("h",)     # LSTM: ("h", "c")
+    # assignable after construction (a name, None or an Activation), as the Keras attributes
+    activation = ActivationAttribute()
     n_gates: int = 1                # columns of kernel = n_gates * units
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
@@ -276,10 +278,12 @@ class _Recurrent(Layer):
         self.set_grads(kernel=self.dkernel, recurrent_kernel=self.drecurrent_kernel,
                        **({"bias": self.dbias} if self.use_bias else {}))
 
-    def forward(self, x, initial_state=None, training=False):
+    def forward(self, x, initial_state=None, training=False, mask=None):
         """x (N, T, F) and optionally initial_state (a list of (N, units) arrays: [h_0], LSTM
         [h_0, c_0]) -> the output (a list [output, h_T(, c_T)] with return_state).
-        ``training`` changes nothing (these layers have no dropout)."""
+        ``training`` changes nothing (these layers have no dropout); a ``mask`` is refused (the
+        NumPy layers do not propagate masks: use sequences of equal length)."""
+        refuse_mask(self, mask)
         with _loop_numerics():
             return self._forward(x, initial_state)
 
@@ -290,9 +294,6 @@ class _Recurrent(Layer):
         self._require_forward()
         with _loop_numerics():
             return self._backward(dout)
-
-    def __call__(self, x, initial_state=None, training=False):
-        return self.forward(x, initial_state=initial_state, training=training)
 
     # -------------------------------------------------------------------- config
     def get_config(self):
@@ -401,6 +402,7 @@ class LSTM(_Recurrent):
     """
 
     keras_class = "LSTM"
+    recurrent_activation = ActivationAttribute()
     state_names = ("h", "c")
     n_gates = 4
 
@@ -525,6 +527,7 @@ class GRU(_Recurrent):
     """
 
     keras_class = "GRU"
+    recurrent_activation = ActivationAttribute()
     n_gates = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
