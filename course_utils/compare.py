@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gradcheck import rel_error
-from .notebook import import_tensorflow_quietly
+from .notebook import import_tensorflow_quietly, require_tensorflow_backend
 
 
 @dataclass
@@ -134,10 +134,11 @@ def keras_forward_backward(keras_model, x, douts, training=False, device=None, i
     With ``initial_state`` (a list of arrays, for a recurrent layer) the layer is called with it and
     a fourth value is returned: dL/d(each initial state)."""
     import_tensorflow_quietly()
+    require_tensorflow_backend("The float64 comparison with Keras")
     import tensorflow as tf
     device = device or keras_device()[0]
     with tf.device(device):
-        x_t = tf.constant(x)
+        x_t = [tf.constant(a) for a in x] if isinstance(x, list) else tf.constant(x)  # a list: several inputs
         states_t = [tf.constant(s) for s in _as_list(initial_state)] if initial_state is not None else []
         with tf.GradientTape() as tape:
             tape.watch(x_t)
@@ -151,12 +152,16 @@ def keras_forward_backward(keras_model, x, douts, training=False, device=None, i
             loss = tf.add_n([tf.reduce_sum(o * tf.constant(d, dtype=o.dtype)) for o, d in zip(outs, douts)])
         weights = keras_model.trainable_weights
         grads = tape.gradient(loss, [x_t] + list(weights) + states_t)
-    d_states = [np.zeros(s.shape, dtype=x.dtype) if g is None else np.asarray(g)
+    x_dtype = x[0].dtype if isinstance(x, list) else x.dtype
+    d_states = [np.zeros(s.shape, dtype=x_dtype) if g is None else np.asarray(g)
                 for s, g in zip(states_t, grads[len(grads) - len(states_t):])]
     grads = grads[:len(grads) - len(states_t)]
     outs_np = [np.asarray(o) for o in outs]
-    dx = np.zeros_like(x) if grads[0] is None else np.asarray(grads[0])
-    dws = [np.zeros(w.shape, dtype=x.dtype) if g is None else np.asarray(tf.convert_to_tensor(g))
+    if isinstance(x, list):
+        dx = [None if g is None else np.asarray(g) for g in grads[0]]
+    else:
+        dx = None if grads[0] is None else np.asarray(grads[0])   # None: Keras's output does not depend on x
+    dws = [np.zeros(w.shape, dtype=x_dtype) if g is None else np.asarray(tf.convert_to_tensor(g))
            for w, g in zip(weights, grads[1:])]
     if initial_state is not None:
         return outs_np, dx, dws, d_states
@@ -167,19 +172,26 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
                        title="", initial_state=None):
     """Run a NumPy layer/Sequential (or a Keras one) and its twin on the same input and gradient.
 
-    ``model``: a course_utils.nn layer or Sequential, or a Keras layer / keras.Sequential (its
+    ``model``: a course_utils.nn layer, Sequential or Model, or a Keras layer / keras.Sequential /
+    functional keras.Model (its
     NumPy twin is made with ``from_keras``). Both get the same weights, cast to ``dtype``.
-    ``x``: the input batch. ``dout``: dL/d(output) (random normal by default, seeded).
+    ``x``: the input batch (a list of batches for a functional model with several inputs).
+    ``dout``: dL/d(output) (random normal by default, seeded).
     ``initial_state``: for a recurrent layer, a list of initial states passed to both (rows
     "d initial_state[i]" compare their gradients, the NumPy layer's ``dinitial_state``).
+    ``training`` goes to both sides (Dropout/BatchNormalization behave as in fit).
     Returns a ComparisonReport with rows "output", "dx" and one row per trainable weight
     (no "dx" row when the NumPy layer returns None for it: integer inputs, as Embedding's).
     """
     import_tensorflow_quietly()
     import keras
+    require_tensorflow_backend("compare_with_keras")
 
     from .nn import Layer, from_keras, to_keras
-    x = np.asarray(x, dtype=dtype)
+    if isinstance(x, (list, tuple)):  # a model with several inputs: one array each
+        x = _MultiInput(np.asarray(a, dtype=dtype) for a in x)
+    else:
+        x = np.asarray(x, dtype=dtype)
     if isinstance(model, (keras.layers.Layer, keras.Model)):
         if not model.built:
             model.build((None,) + x.shape[1:])
@@ -218,7 +230,14 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
     for i, (o, ko) in enumerate(zip(outs, k_outs)):
         rows.append(Row("output" if len(outs) == 1 else f"output[{i}]", np.asarray(o), ko))
     if dx is not None:
-        rows.append(Row("dx", np.asarray(dx), k_dx))
+        if k_dx is None:  # never show a Keras gradient that Keras did not compute
+            raise AssertionError("Keras computed no gradient with respect to the input (its output does "
+                                 "not depend on x through TensorFlow's tape), but the NumPy layer returned "
+                                 "dx; they cannot be compared.")
+        if isinstance(x, list):
+            rows += [Row(f"dx[{i}]", np.asarray(d), kd) for i, (d, kd) in enumerate(zip(dx, k_dx))]
+        else:
+            rows.append(Row("dx", np.asarray(dx), k_dx))
     if states is not None:
         for i, (d, kd) in enumerate(zip(twin.dinitial_state, k_dstates)):
             rows.append(Row(f"d initial_state[{i}]", np.asarray(d), kd))
@@ -229,12 +248,23 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
     return ComparisonReport(rows, device_name, str(np.dtype(dtype)), title=title or getattr(twin, "name", ""))
 
 
+class _MultiInput(list):
+    """The inputs of a model with several inputs; ``copy()`` copies each array."""
+
+    def copy(self):
+        return _MultiInput(a.copy() for a in self)
+
+
 def _weight_names(twin):
+    """The names of the trainable weights, in ``grads``' order ('layer/weight' inside a model;
+    non-trainable weights such as BatchNormalization's moving statistics are left out)."""
     from .nn import Sequential
-    if isinstance(twin, Sequential):
-        return [f"{layer.name}/{n}" for layer in twin.layers for n in layer.weight_names
-                if layer.trainable]
-    return list(twin.weight_names) if twin.trainable else []
+    if not twin.trainable:
+        return []
+    if isinstance(twin, Sequential):  # and nn.Model
+        return [f"{layer.name}/{n}" for layer in twin.layers for n in _weight_names(layer)]
+    slots = getattr(twin, "_slots", None)
+    return [s.name for s in slots if s.trainable] if slots else list(twin.weight_names)
 
 
 def _retyped(twin, dtype, x):

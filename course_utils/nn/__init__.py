@@ -20,5 +20,12 @@ from .pooling import AveragePooling2D, MaxPooling2D
 from .reshaping import Flatten
 from .embedding import Embedding, TimeDistributed
 from .rnn import GRU, LSTM, SimpleRNN
+from .optimizers import AdamW, RMSprop
+from . import schedules
+from .schedules import CosineDecay, ExponentialDecay, PiecewiseConstantDecay
 from .conv1d import Conv1D, MaxPooling1D; from .conv_transpose import Conv2DTranspose; from .upsampling import UpSampling2D
+from .merging import Add, Average, Concatenate, Multiply, Subtract
+from .functional import Input, InputLayer, Model
 from .normalization import BatchNormalization, LayerNormalization; from .global_pooling import GlobalAveragePooling2D, GlobalMaxPooling2D; from .reshaping import Reshape; from .advanced_activations import LeakyReLU
+from .attention import MultiHeadAttention, positional_encoding
+from .losses import Huber, KLDivergence, MeanAbsoluteError

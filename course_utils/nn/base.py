@@ -143,8 +143,12 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, *args, **kwargs):
-        """``layer(x, ...)`` is ``layer.forward(x, ...)``, every argument passed on (as Keras's
-        ``__call__`` passes them to ``call``); a ``mask=`` the layer's forward does not take is refused."""
+        """On arrays: ``forward(*args, **kwargs)``. On symbolic tensors from ``nn.Input``: builds
+        the layer from their shapes and returns a new symbolic tensor that records the call (a
+        node of a functional ``nn.Model``), as Keras does."""
+        from .functional import call_symbolic, has_symbolic
+        if has_symbolic(args, kwargs):
+            return call_symbolic(self, args, kwargs)
         if "mask" in kwargs and "mask" not in inspect.signature(self.forward).parameters:
             refuse_mask(self, kwargs.pop("mask"))  # None passes; a real mask gets the clear refusal
         return self.forward(*args, **kwargs)

@@ -68,7 +68,9 @@ def from_keras(keras_obj, dtype="float64"):
     """
     import keras
 
+    from ..notebook import require_tensorflow_backend
     from .models import Sequential
+    require_tensorflow_backend("Converting between course_utils.nn and Keras")
 
     if isinstance(keras_obj, keras.Sequential):
         layers = [from_keras(layer, dtype=dtype) for layer in keras_obj.layers]
@@ -85,6 +87,8 @@ def from_keras(keras_obj, dtype="float64"):
                              "give it a keras.Input(shape=...) first.")
         _copy_model_trainable(keras_obj, model)
         return model
+    if isinstance(keras_obj, keras.Model) and hasattr(keras_obj, "_nodes_by_depth"):
+        return _functional_from_keras(keras_obj, dtype)
     if isinstance(keras_obj, keras.Model):
         raise TypeError(f"from_keras supports keras.Sequential models and single layers; received a "
                         f"functional or subclassed model '{keras_obj.name}'. Convert its layers one by one.")
@@ -116,7 +120,10 @@ def from_keras(keras_obj, dtype="float64"):
                              f"layer first (call it on an input, or layer.build(input_shape)): from_keras then "
                              f"copies its weights, whatever its initializer.") from exc
         if copied:
-            _build_like(twin, keras_obj)
+            if hasattr(twin, "build_from_keras"):  # several input shapes (MultiHeadAttention)
+                twin.build_from_keras(keras_obj)
+            else:
+                _build_like(twin, keras_obj)
             twin.set_weights(keras_obj.get_weights())
     if keras_obj.built and not copied:
         input_shape = _built_input_shape(keras_obj, required=False)
@@ -207,8 +214,13 @@ def to_keras(twin, dtype=None):
     """
     import keras
 
+    from ..notebook import require_tensorflow_backend
     from .models import Sequential
+    require_tensorflow_backend("Converting between course_utils.nn and Keras")
 
+    from .functional import Model
+    if isinstance(twin, Model):
+        return _functional_to_keras(twin, dtype)
     if isinstance(twin, Sequential):
         if not twin.built:
             raise ValueError(f"Sequential '{twin.name}' is not built yet, so its weights do not exist. "
@@ -228,7 +240,77 @@ def to_keras(twin, dtype=None):
     keras_cls = getattr(keras.layers, twin.keras_class)
     layer = keras_cls(**keras_config(twin), dtype=dtype)
     if twin.built:
-        layer.build(twin.input_shape)
+        if hasattr(twin, "keras_build_shapes"):  # build(query_shape, value_shape, key_shape)
+            layer.build(*twin.keras_build_shapes())
+        else:
+            layer.build(twin.input_shape)
         if twin.weights:
             layer.set_weights(twin.get_weights())
     return layer
+
+
+# ------------------------------------------------------------------ functional models
+def _functional_from_keras(keras_model, dtype):
+    """Rebuild a Keras functional model's graph with NumPy twins: walk Keras's own nodes
+    (``_nodes_by_depth``, deepest first) and replay each call - its tensors and its constant
+    arguments (``training=``, masks, ``use_causal_mask=``) - on the twin of its layer."""
+    from .functional import Input, Model, SymbolicTensor
+
+    tensors = {}  # id(KerasTensor) -> SymbolicTensor
+    for kt in keras_model.inputs:
+        layer = kt._keras_history.operation
+        tensors[id(kt)] = Input(batch_shape=tuple(kt.shape), name=getattr(layer, "name", None))
+    twins = {}
+    for depth in sorted(keras_model._nodes_by_depth, reverse=True):
+        for node in keras_model._nodes_by_depth[depth]:
+            if node.is_input:
+                continue
+            op = node.operation
+            if op in twins:
+                raise ValueError(f"Layer '{op.name}' is called more than once in the Keras model; the NumPy "
+                                 f"Model runs each layer once per forward (use a separate layer per call).")
+            twins[op] = from_keras(op, dtype=dtype)
+
+            def symbolic(x):
+                return tensors[id(x)] if hasattr(x, "_keras_history") else x
+            args, kwargs = node.arguments.convert(symbolic)
+            accepted = inspect.signature(twins[op].forward).parameters
+            # Keras records the mask Layer.__call__ passes along (mask=None): not an argument of the twin
+            kwargs = {k: v for k, v in kwargs.items() if v is not None or k in accepted}
+            out = twins[op](*args, **kwargs)
+            for kt, t in zip(node.outputs, out if isinstance(out, list) else [out]):
+                assert isinstance(t, SymbolicTensor)
+                tensors[id(kt)] = t
+    inputs = [tensors[id(t)] for t in keras_model.inputs]
+    outputs = [tensors[id(t)] for t in keras_model.outputs]
+    multi_in = isinstance(keras_model._inputs_struct, (list, tuple))
+    multi_out = isinstance(keras_model._outputs_struct, (list, tuple))
+    model = Model(inputs if multi_in else inputs[0], outputs if multi_out else outputs[0], name=keras_model.name)
+    model.set_weights(keras_model.get_weights())
+    return model
+
+
+def _functional_to_keras(twin, dtype=None):
+    """The keras.Model with the same graph as a NumPy functional Model, weights copied."""
+    import keras
+
+    from .functional import _fill_in
+    dtype = str(np.dtype(dtype or _weights_dtype(twin)))
+    tensors = {}
+    for t in twin.inputs:
+        tensors[id(t)] = keras.Input(batch_shape=t.shape, dtype=dtype, name=t.name)
+    for node in twin._nodes:
+        if node.is_input:
+            continue
+        layer = to_keras(node.layer, dtype=dtype)
+        arguments = {name: _fill_in(value, lambda t: tensors[id(t)]) for name, value in node.arguments.items()}
+        first = next(iter(node.signature.parameters))  # the main input goes positionally (Keras's
+        out = layer(arguments.pop(first), **arguments)  # name for it may differ), the rest by name
+        for t, kt in zip(node.outputs, out if isinstance(out, (list, tuple)) else [out]):
+            tensors[id(t)] = kt
+    inputs = [tensors[id(t)] for t in twin.inputs]
+    outputs = [tensors[id(t)] for t in twin.outputs]
+    model = keras.Model(inputs if twin._multi_input else inputs[0],
+                        outputs if twin._multi_output else outputs[0], name=twin.name)
+    model.set_weights(twin.get_weights())
+    return model
