@@ -75,7 +75,9 @@ def test_frozen_layers_train_as_in_keras(frozen, optimizer, rng, floatx_float64)
     keras_model.compile(optimizer=make_keras_opt(),
                         loss=keras.losses.CategoricalCrossentropy(dtype="float64"), jit_compile=False)
     assert len(model.trainable_weights) == len(keras_model.trainable_weights)
-    assert len(model.non_trainable_weights) == len(keras_model.non_trainable_weights)
+    assert [w.shape for w in model.trainable_weights] == [tuple(v.shape) for v in keras_model.trainable_weights]
+    assert [w.shape for w in model.non_trainable_weights] == \
+        [tuple(v.shape) for v in keras_model.non_trainable_weights]
     start = model.get_weights()
     x = rng.normal(size=(STEPS, 16, 5))
     y = np.eye(3)[rng.integers(0, 3, size=(STEPS, 16))]
@@ -162,8 +164,12 @@ def test_frozen_time_distributed_and_its_penalty(rng):
     wrapper = nn.TimeDistributed(inner)
     wrapper.build((None, 4, 2))
     assert wrapper.regularization_loss() > 0
+    keras_wrapper = keras.layers.TimeDistributed(keras.layers.Dense(3))
+    keras_wrapper.build((None, 4, 2))
     wrapper.trainable = False
-    assert not inner.trainable                      # set recursively, as Keras
+    keras_wrapper.trainable = False
+    assert not inner.trainable and not keras_wrapper.layer.trainable   # set recursively, as Keras
+    assert len(keras_wrapper.non_trainable_weights) == 2
     assert wrapper.trainable_weights == [] and wrapper.regularization_loss() == 0.0
     assert len(wrapper.non_trainable_weights) == 2
     wrapper.trainable = True
