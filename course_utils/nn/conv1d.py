@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations, initializers, regularizers
-from .base import Layer, shape_str
+from .base import ActivationAttribute, Layer, shape_str
 from .conv import (add_windows_channels_first, normalize_data_format, normalize_padding, normalize_tuple,
                    same_padding, window_view)
 from .pooling import MaxPooling2D
@@ -74,6 +74,7 @@ class Conv1D(Layer):
     """
 
     keras_class = "Conv1D"
+    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",

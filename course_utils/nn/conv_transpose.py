@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations, initializers, regularizers
-from .base import Layer, shape_str
+from .base import ActivationAttribute, Layer, shape_str
 from .conv import (add_windows, conv_output_size, crop, normalize_data_format, normalize_padding,
                    normalize_tuple, pad_images, same_padding, window_view)
 
@@ -66,6 +66,7 @@ class Conv2DTranspose(Layer):
     """
 
     keras_class = "Conv2DTranspose"
+    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
     # Keras 3.13 leaves output_padding out of Conv2DTranspose.get_config(); from_keras reads the
     # attribute instead, so the twin does not silently lose it.
     keras_attributes_missing_from_config = ("output_padding",)
