@@ -57,8 +57,8 @@ OPTIMIZERS = {
         lambda: keras.optimizers.AdamW(keras.optimizers.schedules.ExponentialDecay(0.02, 4, 0.5, staircase=True),
                                        weight_decay=0.1)),
     "sgd_cosine_decay": (
-        lambda: nn.SGD(nn.CosineDecay(0.3, decay_steps=15, alpha=0.1), momentum=0.5),
-        lambda: keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.3, decay_steps=15, alpha=0.1),
+        lambda: nn.SGD(nn.CosineDecay(0.1, decay_steps=15, alpha=0.1), momentum=0.5),
+        lambda: keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.1, decay_steps=15, alpha=0.1),
                                      momentum=0.5)),
     "adam_cosine_warmup": (
         lambda: nn.Adam(nn.CosineDecay(0.001, 12, warmup_target=0.02, warmup_steps=5)),
@@ -69,6 +69,12 @@ OPTIMIZERS = {
         lambda: keras.optimizers.RMSprop(keras.optimizers.schedules.PiecewiseConstantDecay([5, 12],
                                                                                           [0.01, 0.003, 0.001]))),
 }
+
+
+# Keras evaluates a schedule in float32 with Eigen's pow/cos, which at some steps differ from NumPy's float32
+# by one ulp (~6e-8 of the learning rate; tests/test_training_more.py checks every value to 3e-7). Such a
+# step moves the weights by ~1e-9, so for these runs weights below 1e-2 are compared to 1e-8 absolute.
+SCHEDULED = {"sgd_exponential_decay", "adamw_staircase_decay", "sgd_cosine_decay", "adam_cosine_warmup"}
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
@@ -91,8 +97,9 @@ def test_numpy_and_keras_follow_the_same_trajectory(optimizer, rng):
         keras_losses.append(float(keras_model.train_on_batch(x[step], y[step])))
     moved = max(rel_error(a, b) for a, b in zip(model.get_weights(), start))
     assert moved > 1e-2, "the weights barely moved: the test would not notice a wrong update rule"
+    floor = 1e-2 if optimizer in SCHEDULED else 1e-8
     for i, (mine, theirs) in enumerate(zip(model.get_weights(), keras_model.get_weights())):
-        err = rel_error(mine, theirs)
+        err = rel_error(mine, theirs, floor=floor)
         assert err <= RTOL, f"weight {i} after {STEPS} steps: rel err {err:.2e}\nMine:\n{mine}\nTheirs:\n{theirs}"
     assert rel_error(np.array(numpy_losses), np.array(keras_losses)) <= RTOL
 

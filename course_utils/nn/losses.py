@@ -1,10 +1,15 @@
 """Losses with their gradients, matching Keras's values and its default reduction.
 
-Keras's default reduction, ``"sum_over_batch_size"``, averages the per-example losses over the
-batch (and over any other axes the per-example loss leaves). Each loss here has
+Each loss first computes a per-sample loss l_i (the last axis reduced, as Keras's loss functions
+do), then Keras's default reduction, ``"sum_over_batch_size"``, with optional sample weights w_i:
 
-- ``loss(y_true, y_pred) -> float``: the reduced value, as ``keras.losses.X()(y_true, y_pred)``;
-- ``gradient(y_true, y_pred) -> dL/dy_pred``: same shape as ``y_pred``.
+    L = sum_i w_i l_i / N         (N = the number of per-sample losses, whatever the weights)
+
+Each loss here has
+
+- ``loss(y_true, y_pred, sample_weight=None) -> float``: as ``keras.losses.X()(y_true, y_pred, sample_weight)``;
+- ``gradient(y_true, y_pred, sample_weight=None) -> dL/dy_pred``: same shape as ``y_pred``,
+  w_i dl_i/dy_pred / N.
 
 Probabilities are clipped to ``[eps, 1 - eps]`` with Keras's ``epsilon = 1e-7``, so the loss
 stays finite when a prediction is exactly 0 or 1.
@@ -40,16 +45,55 @@ def _arrays(y_true, y_pred, name, same_shape=True):
     return y_true.astype(y_pred.dtype), y_pred
 
 
-def _batch_size(per_example):
-    return max(per_example.size, 1)
+def _sample_weight(sample_weight, per_sample_shape, dtype):
+    """Sample weights broadcast to the per-sample losses' shape (Keras squeezes a trailing 1)."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.ndim == len(per_sample_shape) + 1 and w.shape[-1] == 1:
+        w = w[..., 0]
+    while w.ndim < len(per_sample_shape):
+        w = w[..., None]
+    try:
+        return np.broadcast_to(w, per_sample_shape)
+    except ValueError:
+        raise ValueError(f"sample_weight of shape {shape_str(np.shape(sample_weight))} does not match the "
+                         f"per-sample losses of shape {shape_str(per_sample_shape)}: pass one weight per "
+                         f"sample.") from None
 
 
 class Loss:
+    """Subclasses define ``per_sample(y_true, y_pred) -> l`` (shape ``y_pred.shape[:-1]``) and
+    ``per_sample_gradient(y_true, y_pred) -> dl/dy_pred`` (shape of y_pred); the reduction is here."""
+
     name = "loss"
     keras_class = None
 
-    def __call__(self, y_true, y_pred):
-        return self.loss(y_true, y_pred)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return self.loss(y_true, y_pred, sample_weight)
+
+    def _prepare(self, y_true, y_pred):
+        return _arrays(y_true, y_pred, type(self).__name__)
+
+    def loss(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = self._prepare(y_true, y_pred)
+        per_sample = self.per_sample(y_true, y_pred)
+        w = _sample_weight(sample_weight, per_sample.shape, per_sample.dtype)
+        if w is not None:
+            per_sample = per_sample * w
+        return float(np.sum(per_sample) / max(per_sample.size, 1))
+
+    def gradient(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = self._prepare(y_true, y_pred)
+        grad = self.per_sample_gradient(y_true, y_pred)
+        n = max(int(np.prod(self._per_sample_shape(y_pred))), 1)
+        w = _sample_weight(sample_weight, self._per_sample_shape(y_pred), grad.dtype)
+        if w is not None:
+            grad = grad * w[..., None]
+        return grad / n
+
+    def _per_sample_shape(self, y_pred):
+        return y_pred.shape[:-1]
 
     def get_config(self):
         return {}
@@ -63,79 +107,164 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
+def _check_label_smoothing(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"label_smoothing must be a number in [0, 1], received label_smoothing={value!r}.")
+    return float(value)
+
+
 class MeanSquaredError(Loss):
-    """L = mean over batch and outputs of (y_pred - y_true)^2;  dL/dy_pred = 2 (y_pred - y_true) / n."""
+    """l_i = mean_k (y_pred - y_true)^2;  dl_i/dy_pred = 2 (y_pred - y_true) / K."""
 
     name = "mean_squared_error"
     keras_class = "MeanSquaredError"
 
-    def loss(self, y_true, y_pred):
-        y_true, y_pred = _arrays(y_true, y_pred, "MeanSquaredError")
-        return float(np.mean(np.square(y_pred - y_true)))
+    def per_sample(self, y_true, y_pred):
+        return np.mean(np.square(y_pred - y_true), axis=-1)
 
-    def gradient(self, y_true, y_pred):
-        y_true, y_pred = _arrays(y_true, y_pred, "MeanSquaredError")
-        return 2.0 * (y_pred - y_true) / y_pred.size
+    def per_sample_gradient(self, y_true, y_pred):
+        return 2.0 * (y_pred - y_true) / y_pred.shape[-1]
+
+
+class MeanAbsoluteError(Loss):
+    """l_i = mean_k |y_pred - y_true|;  dl_i/dy_pred = sign(y_pred - y_true) / K (0 where equal)."""
+
+    name = "mean_absolute_error"
+    keras_class = "MeanAbsoluteError"
+
+    def per_sample(self, y_true, y_pred):
+        return np.mean(np.abs(y_pred - y_true), axis=-1)
+
+    def per_sample_gradient(self, y_true, y_pred):
+        return np.sign(y_pred - y_true) / y_pred.shape[-1]
+
+
+class Huber(Loss):
+    """With e = y_pred - y_true: quadratic near 0, linear beyond ``delta`` (robust to outliers):
+
+        l_i = mean_k [ e^2 / 2              if |e| <= delta
+                       delta |e| - delta^2 / 2  otherwise ]
+        dl_i/dy_pred = (e if |e| <= delta else delta sign(e)) / K
+    """
+
+    name = "huber_loss"
+    keras_class = "Huber"
+
+    def __init__(self, delta=1.0):
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta >= 0:
+            raise ValueError(f"Huber expected delta >= 0, received delta={delta!r}.")
+        self.delta = float(delta)
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+    def per_sample(self, y_true, y_pred):
+        e = y_pred - y_true
+        quadratic = 0.5 * np.square(e)
+        linear = self.delta * np.abs(e) - 0.5 * self.delta ** 2
+        return np.mean(np.where(np.abs(e) <= self.delta, quadratic, linear), axis=-1)
+
+    def per_sample_gradient(self, y_true, y_pred):
+        e = y_pred - y_true
+        return np.where(np.abs(e) <= self.delta, e, self.delta * np.sign(e)) / y_pred.shape[-1]
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence of y_pred from the distribution y_true, both clipped to [eps, 1]
+    (Keras's clip; values are not renormalised):
+
+        l_i = sum_k t_k log(t_k / q_k),  t = clip(y_true), q = clip(y_pred)
+        dl_i/dy_pred = -t / q   (0 where y_pred is outside [eps, 1], as the clip's gradient)
+    """
+
+    name = "kl_divergence"
+    keras_class = "KLDivergence"
+
+    def per_sample(self, y_true, y_pred):
+        t = np.clip(y_true, EPSILON, 1.0)
+        q = np.clip(y_pred, EPSILON, 1.0)
+        return np.sum(t * np.log(t / q), axis=-1)
+
+    def per_sample_gradient(self, y_true, y_pred):
+        t = np.clip(y_true, EPSILON, 1.0)
+        inside = (y_pred >= EPSILON) & (y_pred <= 1.0)
+        return np.where(inside, -t / np.clip(y_pred, EPSILON, 1.0), 0.0)
 
 
 class BinaryCrossentropy(Loss):
-    """L = -mean[y log p + (1 - y) log(1 - p)].
+    """l_i = -mean_k [y log p + (1 - y) log(1 - p)], with y smoothed first to
+    y (1 - label_smoothing) + label_smoothing / 2.
 
     From probabilities p (``from_logits=False``, p clipped to [eps, 1 - eps]):
-        dL/dp = (p - y) / (p (1 - p)) / n      (0 where the clip is active)
+        dl_i/dp = (p - y) / (p (1 - p)) / K      (0 where the clip is active)
     From logits z (p = sigmoid(z)), computed stably as max(z, 0) - z y + log(1 + exp(-|z|)):
-        dL/dz = (sigmoid(z) - y) / n
+        dl_i/dz = (sigmoid(z) - y) / K
     """
 
     name = "binary_crossentropy"
     keras_class = "BinaryCrossentropy"
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits=False, label_smoothing=0.0):
         self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_label_smoothing(label_smoothing)
 
     def get_config(self):
-        return {"from_logits": self.from_logits}
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
-    def per_example(self, y_true, y_pred):
+    def _prepare(self, y_true, y_pred):
         y_true, y_pred = _arrays(y_true, y_pred, "BinaryCrossentropy")
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return y_true, y_pred
+
+    def elementwise(self, y_true, y_pred):
         if self.from_logits:
             z = y_pred
-            elementwise = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
-        else:
-            p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-            elementwise = -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p))
-        return elementwise
+            return np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
+        p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        return -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p))
 
-    def loss(self, y_true, y_pred):
-        return float(np.mean(self.per_example(y_true, y_pred)))
+    def per_example(self, y_true, y_pred):
+        """The element-wise losses (before any mean), shape of y_pred."""
+        return self.elementwise(*self._prepare(y_true, y_pred))
 
-    def gradient(self, y_true, y_pred):
-        y_true, y_pred = _arrays(y_true, y_pred, "BinaryCrossentropy")
-        n = y_pred.size
+    def per_sample(self, y_true, y_pred):
+        return np.mean(self.elementwise(y_true, y_pred), axis=-1)
+
+    def per_sample_gradient(self, y_true, y_pred):
+        k = y_pred.shape[-1]
         if self.from_logits:
-            return (sigmoid(y_pred) - y_true) / n
+            return (sigmoid(y_pred) - y_true) / k
         inside = (y_pred >= EPSILON) & (y_pred <= 1.0 - EPSILON)
         p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        return np.where(inside, (p - y_true) / (p * (1.0 - p)), 0.0) / n
+        return np.where(inside, (p - y_true) / (p * (1.0 - p)), 0.0) / k
 
 
 class CategoricalCrossentropy(Loss):
-    """L = -mean_n sum_k y_nk log p_nk for one-hot (or soft) targets y.
+    """l_i = -sum_k y_k log p_k for one-hot (or soft) targets y, smoothed first to
+    y (1 - label_smoothing) + label_smoothing / K.
 
     From probabilities, Keras first renormalises p to sum to 1 along the last axis, then clips;
-    the gradient includes that renormalisation:  dL/dp_k = (-y_k / q_k + sum_j y_j) / (s n)
-    with s = sum_j p_j, q = p / s (terms where the clip is active are 0).
-    From logits z:  L = -sum_k y_k log softmax(z)_k,  dL/dz = (softmax(z) sum_k y_k - y) / n.
+    the gradient includes that renormalisation:  dl_i/dp_k = (dq_k - sum_j dq_j q_j) / s
+    with s = sum_j p_j, q = p / s, dq = -y / q (0 where the clip of q is active).
+    From logits z:  l_i = -sum_k y_k log softmax(z)_k,  dl_i/dz = softmax(z) sum_k y_k - y.
     """
 
     name = "categorical_crossentropy"
     keras_class = "CategoricalCrossentropy"
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits=False, label_smoothing=0.0):
         self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_label_smoothing(label_smoothing)
 
     def get_config(self):
-        return {"from_logits": self.from_logits}
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def _prepare(self, y_true, y_pred):
+        y_true, y_pred = _arrays(y_true, y_pred, type(self).__name__)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / y_true.shape[-1]
+        return y_true, y_pred
 
     def _log_q(self, y_pred):
         if self.from_logits:
@@ -144,37 +273,39 @@ class CategoricalCrossentropy(Loss):
         s = np.sum(y_pred, axis=-1, keepdims=True)
         return np.log(np.clip(y_pred / s, EPSILON, 1.0 - EPSILON))
 
-    def loss(self, y_true, y_pred):
-        y_true, y_pred = _arrays(y_true, y_pred, "CategoricalCrossentropy")
-        per_example = -np.sum(y_true * self._log_q(y_pred), axis=-1)
-        return float(np.mean(per_example))
+    def per_sample(self, y_true, y_pred):
+        return -np.sum(y_true * self._log_q(y_pred), axis=-1)
 
-    def gradient(self, y_true, y_pred):
-        y_true, y_pred = _arrays(y_true, y_pred, "CategoricalCrossentropy")
-        n = max(y_pred.size // y_pred.shape[-1], 1)
+    def per_sample_gradient(self, y_true, y_pred):
         y_sum = np.sum(y_true, axis=-1, keepdims=True)
         if self.from_logits:
-            return (softmax(y_pred) * y_sum - y_true) / n
+            return softmax(y_pred) * y_sum - y_true
         s = np.sum(y_pred, axis=-1, keepdims=True)
         q = y_pred / s
         inside = (q >= EPSILON) & (q <= 1.0 - EPSILON)
-        dq = np.where(inside, -y_true / np.clip(q, EPSILON, 1.0), 0.0)   # dL/dq
-        # q = p / s:  dL/dp_k = (dq_k - sum_j dq_j q_j) / s
-        dp = (dq - np.sum(dq * q, axis=-1, keepdims=True)) / s
-        return dp / n
+        dq = np.where(inside, -y_true / np.clip(q, EPSILON, 1.0), 0.0)   # dl/dq
+        # q = p / s:  dl/dp_k = (dq_k - sum_j dq_j q_j) / s
+        return (dq - np.sum(dq * q, axis=-1, keepdims=True)) / s
 
 
 class SparseCategoricalCrossentropy(Loss):
     """Categorical cross-entropy with integer class labels y (shape ``y_pred.shape[:-1]``, or with a
-    trailing 1): L = -mean_n log p_{n, y_n}. Same gradients as CategoricalCrossentropy with
-    one-hot targets."""
+    trailing 1). Keras does not renormalise here (unlike CategoricalCrossentropy): it clips p to
+    c = clip(p, eps, 1 - eps) and feeds log c as logits to a softmax cross-entropy, so
+
+        l_i = -log c_y + log sum_k c_k
+        dl_i/dp_k = (c_k / sum_j c_j - [k = y]) / p_k   (0 where the clip is active)
+
+    From logits z: l_i = -log softmax(z)_y, dl_i/dz = softmax(z) - onehot(y).
+    (Keras has no label_smoothing for the sparse loss.)
+    """
 
     name = "sparse_categorical_crossentropy"
     keras_class = "SparseCategoricalCrossentropy"
 
     def __init__(self, from_logits=False):
         self.from_logits = bool(from_logits)
-        self._dense = CategoricalCrossentropy(from_logits=from_logits)
+        self._dense = CategoricalCrossentropy(from_logits=True)
 
     def get_config(self):
         return {"from_logits": self.from_logits}
@@ -199,15 +330,29 @@ class SparseCategoricalCrossentropy(Loss):
                              f"received labels from {labels.min()} to {labels.max()}.")
         return np.eye(k, dtype=np.float64)[labels]
 
-    def loss(self, y_true, y_pred):
-        return self._dense.loss(self.one_hot(y_true, y_pred), y_pred)
+    def _prepare(self, y_true, y_pred):
+        one_hot = self.one_hot(y_true, y_pred)
+        return _arrays(one_hot, y_pred, "SparseCategoricalCrossentropy")
 
-    def gradient(self, y_true, y_pred):
-        return self._dense.gradient(self.one_hot(y_true, y_pred), y_pred)
+    def _logits(self, y_pred):
+        return y_pred if self.from_logits else np.log(np.clip(y_pred, EPSILON, 1.0 - EPSILON))
+
+    def per_sample(self, y_true, y_pred):
+        return self._dense.per_sample(y_true, self._logits(y_pred))
+
+    def per_sample_gradient(self, y_true, y_pred):
+        dz = self._dense.per_sample_gradient(y_true, self._logits(y_pred))
+        if self.from_logits:
+            return dz
+        inside = (y_pred >= EPSILON) & (y_pred <= 1.0 - EPSILON)
+        return np.where(inside, dz / np.clip(y_pred, EPSILON, 1.0), 0.0)    # z = log p
 
 
 LOSSES = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber,
+    "kld": KLDivergence, "kl_divergence": KLDivergence,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,

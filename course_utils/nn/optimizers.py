@@ -1,4 +1,4 @@
-"""SGD (with momentum and Nesterov) and Adam, with Keras's exact update rules and defaults.
+"""SGD (with momentum and Nesterov), Adam (and AMSGrad), AdamW and RMSprop, with Keras's exact update rules and defaults.
 
 An optimizer updates a list of weight arrays in place from their gradients:
 ``optimizer.apply_gradients(zip(grads, weights))``, as in Keras. Because the rules are the same
@@ -7,9 +7,12 @@ batches follow the same trajectory (checked in tests/test_trajectory.py).
 """
 from __future__ import annotations
 
+import numbers
 import sys
 
 import numpy as np
+
+from . import schedules
 
 
 def as_keras_float32(value):
@@ -33,12 +36,46 @@ def as_keras_learning_rate(value):
     return float(np.dtype(floatx).type(value))
 
 
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_clip(name, value):
+    if value is not None and (not _is_number(value) or not np.isfinite(value) or value <= 0):
+        raise ValueError(f"`{name}` must be a positive number or None. Received: {name}={value!r}")
+    return None if value is None else float(value)
+
+
 class Optimizer:
-    def __init__(self, learning_rate, weight_decay=None):
-        if not np.isfinite(learning_rate) or learning_rate <= 0:
-            raise ValueError(f"learning_rate must be a positive number, received learning_rate={learning_rate!r}.")
-        self.learning_rate = float(learning_rate)
+    """What every optimizer shares, in Keras's order for one step (``apply_gradients``):
+
+        1. clip the gradients (``clipnorm`` per gradient, or ``global_clipnorm`` over all, or ``clipvalue``)
+        2. decoupled weight decay: w <- w - w * weight_decay * lr
+        3. the optimizer's own ``update_step`` for each weight
+        4. iterations += 1
+
+    ``learning_rate`` is a positive number or a schedule (``course_utils.nn.schedules``) evaluated at
+    ``iterations``, the number of steps already made, as Keras does.
+    """
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        if isinstance(learning_rate, schedules.LearningRateSchedule) or (
+                callable(learning_rate) and not _is_number(learning_rate)):
+            self.learning_rate = learning_rate
+        elif _is_number(learning_rate) and np.isfinite(learning_rate) and learning_rate > 0:
+            self.learning_rate = float(learning_rate)
+        else:
+            raise ValueError(f"Argument `learning_rate` should be a positive float, or an instance of "
+                             f"LearningRateSchedule (e.g. nn.ExponentialDecay), or a callable of the step. "
+                             f"Received instead: learning_rate={learning_rate!r}")
+        if weight_decay is not None and (not _is_number(weight_decay) or not np.isfinite(weight_decay)):
+            raise ValueError(f"`weight_decay` must be a number or None. Received: weight_decay={weight_decay!r}")
         self.weight_decay = None if weight_decay is None else float(weight_decay)
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        if sum(v is not None for v in clips.values()) > 1:
+            raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (_check_clip(k, v) for k, v in clips.items())
         self.iterations = 0
         self._slots: dict[int, dict[str, np.ndarray]] = {}
 
@@ -48,9 +85,34 @@ class Optimizer:
             slots[name] = np.zeros_like(weight)
         return slots[name]
 
+    def current_learning_rate(self):
+        """The learning rate of the coming step, as Keras holds it: a schedule is evaluated at
+        ``iterations`` (in float32); a constant sits in a float32 (floatx) variable."""
+        if isinstance(self.learning_rate, schedules.LearningRateSchedule):
+            return float(self.learning_rate(self.iterations))
+        if callable(self.learning_rate):
+            return float(self.learning_rate())
+        return as_keras_learning_rate(self.learning_rate)
+
+    def clip_gradients(self, grads):
+        """Keras's gradient clipping: each g to norm <= clipnorm, or all g scaled together to global
+        norm <= global_clipnorm, or each element to [-clipvalue, clipvalue]."""
+        if self.clipnorm:
+            c = self.clipnorm
+            return [g * c / max(np.sqrt(np.sum(g * g)), c) for g in grads]
+        if self.global_clipnorm:
+            c = self.global_clipnorm
+            norm = np.sqrt(sum(np.sum(g * g) for g in grads))
+            scale = c * np.minimum(1.0 / norm, 1.0 / c) if norm > 0 else 1.0
+            return [g * scale for g in grads]
+        if self.clipvalue:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
     def apply_gradients(self, grads_and_vars):
         """Update each weight in place from its gradient; one step (``iterations`` += 1)."""
         pairs = list(grads_and_vars)
+        grads = []
         for grad, weight in pairs:
             grad = np.asarray(grad)
             if grad.shape != weight.shape:
@@ -58,21 +120,33 @@ class Optimizer:
             if not np.all(np.isfinite(grad)):
                 raise ValueError("A gradient contains NaN or inf; the training has diverged. "
                                  "Try a smaller learning rate.")
-            if self.weight_decay:
-                # decoupled weight decay, applied before the update (Keras's order)
-                weight -= weight * as_keras_float32(self.weight_decay) * as_keras_learning_rate(self.learning_rate)
-            self.update_step(grad.astype(weight.dtype, copy=False), weight)
+            grads.append(grad.astype(weight.dtype, copy=False))
+        grads = self.clip_gradients(grads)
+        lr = self.current_learning_rate()
+        if self.weight_decay:
+            for weight in (w for _, w in pairs):
+                # decoupled weight decay, applied to every weight before the updates (Keras's order)
+                weight -= weight * as_keras_float32(self.weight_decay) * lr
+        for grad, (_, weight) in zip(grads, pairs):
+            self.update_step(grad, weight, lr)
         self.iterations += 1
 
-    def update_step(self, gradient, variable):
+    def update_step(self, gradient, variable, learning_rate):
         raise NotImplementedError
 
     def get_config(self):
-        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+        config = {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+        for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config
 
     def to_keras(self):
         import keras
-        return getattr(keras.optimizers, type(self).__name__)(**self.get_config())
+        config = self.get_config()
+        if isinstance(config["learning_rate"], schedules.LearningRateSchedule):
+            config["learning_rate"] = config["learning_rate"].to_keras()
+        return getattr(keras.optimizers, type(self).__name__)(**config)
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.get_config().items())})"
@@ -86,15 +160,15 @@ class SGD(Optimizer):
         Nesterov:  m <- momentum * m - lr * g;   w <- w + momentum * m - lr * g
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None):
-        super().__init__(learning_rate, weight_decay)
-        if not (0 <= momentum <= 1):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm)
+        if not _is_number(momentum) or not (0 <= momentum <= 1):
             raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def update_step(self, g, w):
-        lr = as_keras_learning_rate(self.learning_rate)
+    def update_step(self, g, w, lr):
         if self.momentum != 0:
             momentum = as_keras_float32(self.momentum)
             m = self._slot(w, "momentum")
@@ -114,33 +188,93 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba), in Keras's form, with t = iterations + 1:
 
         m <- m + (g - m)(1 - beta_1)           v <- v + (g^2 - v)(1 - beta_2)
+        amsgrad only:  v_hat <- max(v_hat, v), and v_hat replaces v below
         alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
         w <- w - alpha * m / (sqrt(v) + epsilon)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None):
-        super().__init__(learning_rate, weight_decay)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
 
-    def update_step(self, g, w):
+    def update_step(self, g, w, lr):
         t = self.iterations + 1
         m = self._slot(w, "m")
         v = self._slot(w, "v")
-        lr = as_keras_learning_rate(self.learning_rate)
         beta_1_power = as_keras_float32(self.beta_1) ** t
         beta_2_power = as_keras_float32(self.beta_2) ** t
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         m += (g - m) * (1 - self.beta_1)
         v += (np.square(g) - v) * (1 - self.beta_2)
+        if self.amsgrad:
+            v_hat = self._slot(w, "v_hat")
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
         w -= (m * alpha) / (np.sqrt(v) + self.epsilon)
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as Keras's AdamW: before each Adam step
+    every weight shrinks by w <- w - w * weight_decay * lr (not through the gradient, so the decay is
+    not rescaled by Adam's sqrt(v)). Keras's default weight_decay is 0.004."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        if weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay,
+                         clipnorm, clipvalue, global_clipnorm)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), in Keras's form:
+
+        v <- rho v + (1 - rho) g^2
+        centered:  a <- rho a + (1 - rho) g;   denominator = v - a^2 + epsilon,  else  v + epsilon
+        increment = lr g / sqrt(denominator)
+        momentum > 0:  m <- momentum m + increment;  w <- w - m        else  w <- w - increment
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm)
+        self.rho = float(rho)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.centered = bool(centered)
+
+    def update_step(self, g, w, lr):
+        rho = self.rho
+        v = self._slot(w, "velocity")
+        v[...] = rho * v + (1 - rho) * np.square(g)
+        if self.centered:
+            a = self._slot(w, "average_gradient")
+            a[...] = rho * a + (1 - rho) * g
+            denominator = v - np.square(a) + self.epsilon
+        else:
+            denominator = v + self.epsilon
+        increment = lr * g / np.sqrt(denominator)
+        if self.momentum > 0:
+            m = self._slot(w, "momentum")
+            m[...] = self.momentum * m + increment
+            w -= m
+        else:
+            w -= increment
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 
 
 def get(identifier):
@@ -148,4 +282,4 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
         return OPTIMIZERS[identifier.lower()]()
-    raise ValueError(f"Unknown optimizer {identifier!r}. Expected 'sgd', 'adam' or an Optimizer instance.")
+    raise ValueError(f"Unknown optimizer {identifier!r}. Expected one of {sorted(OPTIMIZERS)} or an Optimizer instance.")
