@@ -379,6 +379,30 @@ def test_self_attention_in_a_functional_model(rng):
     report.assert_close(RTOL_KERAS)
 
 
+@pytest.mark.skipif(not hasattr(nn, "Model"), reason="nn.Model (functional models) not available")
+def test_attention_mask_as_a_model_input(rng):
+    """The padding mask as a second input of a functional model: no gradient for it, the rest as
+    calling the layer directly."""
+    x_in, mask_in = nn.Input(shape=(4, 3)), nn.Input(shape=(4, 4))
+    mha = MultiHeadAttention(2, 2, bias_initializer="random_normal")
+    model = nn.Model([x_in, mask_in], mha(x_in, x_in, attention_mask=mask_in, use_causal_mask=True))
+    x, mask = _x(rng, 2, 4, 3), (rng.random((2, 4, 4)) < 0.7).astype(np.float64)
+    out = model.forward([x, mask])
+    dout = rng.normal(size=out.shape)
+    dx, dmask = model.backward(dout)
+    assert dmask is None
+    grads = [g.copy() for g in mha.grads]
+    direct = MultiHeadAttention(2, 2)
+    direct.build(x.shape)
+    direct.set_weights(mha.get_weights())
+    assert rel_error(direct(x, x, attention_mask=mask, use_causal_mask=True), out) <= 1e-12
+    dquery, dvalue = direct.backward(dout)
+    assert rel_error(dquery + dvalue, dx) <= 1e-12
+    assert all(rel_error(a, b) <= 1e-12 for a, b in zip(direct.grads, grads))
+    with pytest.raises(ValueError, match=r"return_attention_scores=True is not supported inside a functional"):
+        MultiHeadAttention(2, 2)(x_in, x_in, return_attention_scores=True)
+
+
 # ------------------------------------------------------------------ positional encoding
 def test_positional_encoding_formula():
     for length, depth in [(7, 6), (5, 5), (1, 1), (50, 16)]:

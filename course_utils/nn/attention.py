@@ -6,6 +6,7 @@ and the two agree number for number in float64.
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -255,6 +256,19 @@ class MultiHeadAttention(Layer):
             return self._forward(query, value, key, attention_mask, use_causal_mask, return_attention_scores,
                                  training)
 
+    def __call__(self, *args, **kwargs):
+        """``forward`` on arrays; on symbolic tensors (``nn.Input``) a node of a functional ``nn.Model``."""
+        from .functional import SymbolicTensor, has_symbolic
+        if has_symbolic(args, kwargs):
+            bound = inspect.signature(self.forward).bind(*args, **kwargs).arguments
+            if bound.get("return_attention_scores"):
+                raise ValueError(f"Layer '{self.name}': return_attention_scores=True is not supported inside "
+                                 f"a functional nn.Model (its nodes have one output). Call the layer on "
+                                 f"arrays to get the scores, or read layer.last_attention_scores after forward.")
+            # a symbolic attention_mask is one more tensor argument: backward then gives it None
+            self._mask_is_tensor = isinstance(bound.get("attention_mask"), SymbolicTensor)
+        return super().__call__(*args, **kwargs)
+
     def _forward(self, query, value, key, attention_mask, use_causal_mask, return_attention_scores, training):
         has_key = key is not None
         query, value, key = self._check_inputs(query, value, key)
@@ -301,7 +315,8 @@ class MultiHeadAttention(Layer):
             out = out + self.output_bias.reshape(-1)
         out = out.reshape((N, T) + out_dims)
         self.last_attention_scores = P
-        self._cache = dict(query=query, value=value, key=key, has_key=has_key, mask=mask, zero_masked=zero_masked,
+        self._cache = dict(query=query, value=value, key=key, has_key=has_key, has_mask=attention_mask is not None,
+                           mask=mask, zero_masked=zero_masked,
                            Qs=Qs, K=K, V=V, P_soft=P_soft, P=P, drop=drop, C2=C2, scale=scale,
                            out_shape=out.shape, scores=return_attention_scores)
         return (out, P) if return_attention_scores else out
@@ -363,9 +378,10 @@ class MultiHeadAttention(Layer):
         if self.use_bias:
             grads.update(query_bias=dbq, key_bias=dbk, value_bias=dbv, output_bias=d_output_bias)
         self.set_grads(**grads)
-        if c["has_key"]:
-            return [dquery, dvalue, dkey]
-        return [dquery, dvalue + dkey]  # key is value: both paths reach it
+        dinputs = [dquery, dvalue, dkey] if c["has_key"] else [dquery, dvalue + dkey]  # no key: value is the key
+        if getattr(self, "_mask_is_tensor", False) and c["has_mask"]:
+            dinputs.append(None)  # the mask (an nn.Input of a functional model) has no gradient
+        return dinputs
 
     # ------------------------------------------------------------------- config
     def get_config(self):
