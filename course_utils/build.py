@@ -25,6 +25,13 @@
    - cells tagged ``solution-only`` removed,
    - outputs, execution counts and execution timings cleared; cell ids kept from the solution.
 
+3. writes **nbgrader cell metadata** into both (``with_nbgrader``), so that the course plugs into
+   nbgrader unchanged: every code cell with a solution region is an nbgrader *solution cell*
+   (``grade_id`` "answer-<cell id>"), every ``check("<key>", ...)`` cell an autograded, locked
+   *test cell* worth the exercise's points (``grade_id`` "check-<exercise name>"); the other cells
+   carry no nbgrader metadata (nbgrader leaves them as they are). A ``check(...)`` call shares its
+   cell with nothing but comments.
+
 Markers stand alone on their line. Unbalanced, nested or misspelt markers are errors naming the
 notebook, the cell and the line. The output is deterministic: building twice gives the same bytes.
 """
@@ -316,6 +323,68 @@ def _parses(source):
     return None
 
 
+# ---------------------------------------------------------------------- nbgrader metadata
+NBGRADER_SCHEMA_VERSION = 3
+_CHECK_CALL = re.compile(r"""^check\(\s*["']([A-Za-z0-9_]+\.[A-Za-z0-9_]+)["']""")
+
+
+def _check_key(source):
+    """The exercise key of a check cell ("01_neuron.sigmoid"), None for any other cell."""
+    lines = [ln.strip() for ln in source.split("\n") if ln.strip() and not ln.strip().startswith("#")]
+    keys = [m.group(1) for m in (_CHECK_CALL.match(ln) for ln in lines) if m]
+    if not keys:
+        return None
+    if len(keys) != 1 or len(lines) != 1:
+        raise ValueError("a check(...) call must stand alone in its cell (one call, nothing but comments "
+                         "around it): nbgrader scores the whole cell as that exercise's test")
+    return keys[0]
+
+
+def with_nbgrader(nb, path="notebook"):
+    """A copy of ``nb`` with nbgrader's cell metadata (schema 3) written by the course:
+
+    - a code cell with a ``### BEGIN SOLUTION`` region: ``{"solution": true, "grade": false,
+      "locked": false, "grade_id": "answer-<cell id>"}``;
+    - a ``check("<key>", ...)`` cell: ``{"grade": true, "solution": false, "locked": true,
+      "points": <the exercise's points>, "grade_id": "check-<exercise name>"}``;
+    - every other cell: no nbgrader metadata (a stale entry is removed).
+    """
+    from . import exercises as exercises_module
+    nb = copy.deepcopy(nb)
+    checked = {}
+    for index, cell in enumerate(nb.cells):
+        cell.metadata.pop("nbgrader", None)
+        if cell.cell_type != "code":
+            continue
+        source = _source(cell)
+        try:
+            key = _check_key(source)
+        except ValueError as exc:
+            raise BuildError(f"{_where(path, index, nb.cells)}: {exc}.") from None
+        regions = find_regions(source, "code", lambda line, index=index: _where(path, index, nb.cells, line))
+        has_solution = any(r.kind == "solution" for r in regions)
+        if key is not None and has_solution:
+            raise BuildError(f"{_where(path, index, nb.cells)}: a check(...) cell cannot hold a solution region; "
+                             f"put the answer in the cell before it.")
+        if has_solution:
+            cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"answer-{cell.get('id')}", "locked": False,
+                                         "schema_version": NBGRADER_SCHEMA_VERSION, "solution": True}
+        elif key is not None:
+            try:
+                exercise = exercises_module.get(key)
+            except KeyError as exc:
+                raise BuildError(f"{_where(path, index, nb.cells)}: {exc.args[0]}") from None
+            if key in checked:
+                raise BuildError(f"{_where(path, index, nb.cells)}: {key} is already checked in cell "
+                                 f"{checked[key] + 1}; nbgrader needs one test cell per exercise.")
+            checked[key] = index
+            points = float(exercise.points)
+            cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"check-{exercise.name}", "locked": True,
+                                         "points": int(points) if points.is_integer() else points,
+                                         "schema_version": NBGRADER_SCHEMA_VERSION, "solution": False}
+    return nb
+
+
 # ---------------------------------------------------------------------- the lesson
 def lesson_notebook(solution, stem, path="notebook", repository=REPOSITORY):
     """The lesson built from a solution notebook (as stored: cell numbers in errors are its own)."""
@@ -371,8 +440,9 @@ def build_one(solution_path, repository=REPOSITORY):
     solution_path = Path(solution_path)
     stem = NOTEBOOK_NAME.match(solution_path.name).group(1)
     stored_nb = read_notebook(solution_path)
-    lesson_text = notebook_text(lesson_notebook(stored_nb, stem, solution_path, repository))
-    solution_text = notebook_text(with_header(stored_nb, stem, "solutions", solution_path, repository))
+    graded_nb = with_nbgrader(stored_nb, solution_path)
+    lesson_text = notebook_text(lesson_notebook(graded_nb, stem, solution_path, repository))
+    solution_text = notebook_text(with_header(graded_nb, stem, "solutions", solution_path, repository))
     # compared as nbformat writes them, so that a mere difference in JSON layout is not a change
     return Built(stem, solution_path, solution_text, lesson_text, solution_text != notebook_text(stored_nb))
 
@@ -389,7 +459,7 @@ def build(solutions_dir="solutions", lessons_dir="lessons", check=False, reposit
         built = build_one(path, repository)
         stems.add(built.stem)
         if built.solution_changed:
-            changes.append(f"{path}: header cells or notebook metadata "
+            changes.append(f"{path}: header cells, nbgrader or notebook metadata "
                            f"{'are stale' if check else 'updated'}")
             if not check:
                 _write(path, built.solution_text)

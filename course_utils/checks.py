@@ -9,6 +9,22 @@ mismatching index, and the common mistakes it recognises by name. It needs no ne
 On success it prints one line; on failure it raises ``CheckFailed`` (an AssertionError, so that a
 failing check fails a notebook run) whose message is shown without a long traceback.
 
+What the feedback promises:
+
+- **float32 policy** (the same for every exercise): the course computes in float64, and every check
+  compares with a float64 reference (rtol about 1e-6, atol 1e-8). A floating output of lower
+  precision (float32, float16) is not accepted, whatever its values: the message says to compute
+  in float64. (Integers where whole numbers are expected, and exact integer values in a float
+  array, are fine; booleans where numbers are expected get "convert with .astype(float)".)
+- a **recognised mistake** is named only when it is the cause: its output equals the learner's on
+  every public case and differs from the reference on the failing one, and never when the only
+  difference is the dtype. Each part of a tuple output is named by its own name.
+- the **shape hint** fits the shapes (axes in another order, a missing or extra axis, a length off
+  by one); values that print alike at 6 digits are shown with more digits and their difference; an
+  overflow or a non-finite output names the fix that fits the formula (``Exercise.stable_hint``),
+  and a case marked ``strict_fp`` runs under ``np.errstate(over="raise", ...)``.
+- success says "all N **public** tests passed": an instructor's grader may hold hidden tests.
+
 The comparison itself (``diagnose``) works on plain data, so the instructors' grader uses the very
 same function on answers brought back from a learner's kernel.
 """
@@ -17,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import exercises as exercises_module
-from .exercises import Case, Exercise, copy_args
+from .exercises import Case, Exercise, copy_args, errstate_for
 
 
 class CheckFailed(AssertionError):
@@ -61,6 +77,34 @@ def _all_numbers(seq):
 
 
 # ---------------------------------------------------------------------- comparing
+GENERIC_STABLE_HINT = ("an overflow (exp of a large number) or a log(0) / division by zero; rewrite the "
+                       "formula so that no intermediate value overflows")
+
+
+def _digits(x, digits):
+    return f"{float(x):.{digits}g}"
+
+
+def _fmt_pair(e, g):
+    """(expected, got) as text, with enough digits to tell them apart, and their difference when
+    they are close ("expected 0.041326, got 0.0413261" alone says little)."""
+    e, g = np.asarray(e), np.asarray(g)
+    if not (np.issubdtype(e.dtype, np.floating) or np.issubdtype(g.dtype, np.floating)):
+        return repr(e.item()), repr(g.item())
+    ef, gf = float(e), float(g)
+    for digits in range(6, 18):
+        es, gs = _digits(ef, digits), _digits(gf, digits)
+        if es != gs or digits == 17:
+            break
+    if np.isfinite(ef) and np.isfinite(gf) and (digits > 6 or abs(gf - ef) < 1e-3 * max(abs(ef), abs(gf))):
+        gs += f" (a difference of {gf - ef:.3g})"   # close values: say by how much they differ
+    if not np.issubdtype(g.dtype, np.floating) and float(gf).is_integer():
+        gs = repr(g.item())
+    if not np.issubdtype(e.dtype, np.floating) and float(ef).is_integer():
+        es = repr(e.item())
+    return es, gs
+
+
 def _fmt(x):
     x = np.asarray(x)
     if x.ndim == 0:
@@ -77,7 +121,7 @@ def _close(expected, got, rtol, atol):
         return False
     e = np.asarray(expected, dtype=np.float64)
     g = np.asarray(got, dtype=np.float64)
-    return bool(np.all(np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=False)))
+    return bool(np.all(np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)))
 
 
 def _same_output(expected, got, rtol, atol):
@@ -88,43 +132,98 @@ def _same_output(expected, got, rtol, atol):
     return _close(expected, got, rtol, atol)
 
 
-def compare_arrays(expected, got, rtol=1e-6, atol=1e-8, what="the output", hints=True):
+def _only_dtype_differs(expected, got, rtol, atol):
+    """True when ``got`` holds the right numbers in another dtype (booleans, float32, ...)."""
+    if isinstance(expected, tuple) or isinstance(got, tuple):
+        return (isinstance(expected, tuple) and isinstance(got, tuple) and len(expected) == len(got)
+                and all(_same_output(e, g, rtol, atol) or _only_dtype_differs(e, g, rtol, atol)
+                        for e, g in zip(expected, got)))
+    e, g = np.asarray(expected), np.asarray(got)
+    return e.dtype != g.dtype and _dtype_problem(e, g) is not None and _close(e, g, max(rtol, 1e-5), max(atol, 1e-6))
+
+
+def _dtype_problem(expected, got, what="the output"):
+    """The float32 policy (one rule for every exercise): the course computes in float64, so a
+    floating output of lower precision (float32, float16) is not accepted; the message says to
+    compute in float64. Booleans where numbers are expected get their own message."""
+    if np.issubdtype(expected.dtype, np.floating) and got.dtype == bool:
+        return f"{what} is boolean (True/False); expected numbers - convert with .astype(float)."
+    if np.issubdtype(got.dtype, np.floating) and got.dtype.itemsize < 8 \
+            and (np.issubdtype(expected.dtype, np.floating) or np.issubdtype(expected.dtype, np.integer)):
+        return (f"{what} is {got.dtype}; compute in float64 (the course's default): every check compares "
+                f"with a float64 reference to about 1e-6, which {got.dtype} cannot hold. Remove the "
+                f".astype(np.{got.dtype}) / dtype={got.dtype!s} (or the float32 input you made).")
+    return None
+
+
+def _shape_hint(expected, got, rtol, atol):
+    """A sentence that fits how the shapes differ, or ''."""
+    es, gs = expected.shape, got.shape
+    if got.ndim == expected.ndim and sorted(gs) == sorted(es):
+        if got.ndim == 2 and _close(expected, got.T, rtol, atol):
+            return " It is the transpose of the right answer: check the order of the matrix product (or a .T)."
+        import itertools
+        for perm in itertools.permutations(range(got.ndim)):
+            if tuple(gs[i] for i in perm) == es and _close(expected, np.transpose(got, perm), rtol, atol):
+                return (f" The numbers are right but the axes are in another order (np.transpose(output, "
+                        f"{perm}) would be right): check the axis you stack on, or a transpose.")
+        return " The axes are in another order: check the axis you stack or concatenate on, or a transpose."
+    if got.size == expected.size and _close(expected.ravel(), got.ravel(), rtol, atol):
+        return " The numbers are right but arranged differently: check your reshape."
+    if got.ndim == expected.ndim - 1:
+        for axis in range(expected.ndim):
+            if es[:axis] + es[axis + 1:] == gs:
+                if es[axis] == 1:
+                    return (f" Axis {axis} (of length 1) is missing: keep it, e.g. keepdims=True, or "
+                            f"index with [:, None].")
+                return (f" Axis {axis} (of length {es[axis]}) is missing: did you sum, average or index "
+                        f"over an axis you should have kept?")
+        return " A dimension is missing."
+    if got.ndim == expected.ndim + 1:
+        for axis in range(got.ndim):
+            if gs[:axis] + gs[axis + 1:] == es:
+                if gs[axis] == 1:
+                    return f" There is an extra axis {axis} of length 1: drop it (np.squeeze, or no keepdims)."
+                return (f" There is an extra axis {axis} of length {gs[axis]}: did you forget to sum over it "
+                        f"(or to take one of its entries)?")
+        return " There is an extra dimension."
+    if got.ndim == expected.ndim:
+        differ = [i for i in range(got.ndim) if gs[i] != es[i]]
+        if len(differ) == 1 and abs(gs[differ[0]] - es[differ[0]]) == 1:
+            i = differ[0]
+            return (f" Axis {i} has length {gs[i]} instead of {es[i]}: off by one (a loop bound, a "
+                    f"range() or a slice end?).")
+        if len(differ) == 1 and (gs[differ[0]] == 1 or es[differ[0]] == 1):
+            return " An axis has length 1 where it should not (or the other way round): check the axis you reduce over."
+    return ""
+
+
+def compare_arrays(expected, got, rtol=1e-6, atol=1e-8, what="the output", hints=True, stable_hint=""):
     """None when ``got`` matches ``expected``; otherwise a sentence saying how it differs
     (with ``hints``, also the likely cause when the difference has a telling pattern)."""
     expected = np.asarray(expected)
     got = np.asarray(got)
     if got.shape != expected.shape:
         msg = f"{what} has the wrong shape: expected {_shape(expected)}, got {_shape(got)}."
-        if not hints:
-            return msg
-        if got.ndim == 2 and got.T.shape == expected.shape and _close(expected, got.T, rtol, atol):
-            msg += " It is the transpose of the right answer: check the order of the matrix product."
-        elif got.size == expected.size and _close(expected.ravel(), got.ravel(), rtol, atol):
-            msg += " The numbers are right but arranged differently: check your reshape."
-        elif got.ndim == expected.ndim - 1 or (expected.ndim >= 1 and got.ndim == 0):
-            msg += " A dimension is missing: did you sum or average over an axis you should have kept?"
-        elif got.ndim == expected.ndim + 1:
-            msg += " There is an extra dimension: did you forget to sum over an axis (or keepdims=True)?"
-        elif got.ndim == expected.ndim:
-            msg += " Check which axis you sum over (axis=0 runs down the batch, axis=-1 across features)."
-        return msg
-    if np.issubdtype(expected.dtype, np.floating) and got.dtype == bool:
-        return f"{what} is boolean (True/False); expected numbers - convert with .astype(float)."
+        return msg + _shape_hint(expected, got, rtol, atol) if hints else msg
+    problem = _dtype_problem(expected, got, what)
+    if problem:
+        return problem
     g = got.astype(np.float64)
     e = expected.astype(np.float64)
     if not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
         where = f" at index {bad}" if g.ndim else ""
-        return (f"{what} contains {g[bad] if g.ndim else g}{where}: an overflow or a division by zero. "
-                f"Keep exp() from overflowing (e.g. subtract the max first) and avoid log(0).")
+        return (f"{what} contains {g[bad] if g.ndim else g}{where} (expected "
+                f"{_fmt(e[bad] if e.ndim else e)}): {stable_hint or GENERIC_STABLE_HINT}.")
     close = np.isclose(g, e, rtol=rtol, atol=atol)
     if np.all(close):
         return None
     bad = tuple(int(i) for i in np.argwhere(~close)[0])
     n_bad = int((~close).sum())
     where = f" at index {bad}" if g.ndim else ""
-    msg = (f"{what} is wrong{where}: expected {_fmt(e[bad] if e.ndim else e)}, "
-           f"got {_fmt(g[bad] if g.ndim else g)}")
+    want, have = _fmt_pair(expected[bad] if e.ndim else expected, got[bad] if g.ndim else got)
+    msg = f"{what} is wrong{where}: expected {want}, got {have}"
     if g.ndim:
         msg += f" ({n_bad} of {g.size} values differ)."
     else:
@@ -141,11 +240,24 @@ def compare_arrays(expected, got, rtol=1e-6, atol=1e-8, what="the output", hints
     return msg
 
 
-def diagnose(exercise: Exercise, case: Case, got, expected=None):
-    """None when ``got`` (plain data) is right for ``case``; otherwise what is wrong, in words."""
+def _parts(value, n):
+    """A 1-D array of n numbers as a tuple of n scalars: a tuple of plain numbers (pad_before,
+    pad_after) reads as one array, but each part has its own name."""
+    if n > 1 and isinstance(value, np.ndarray) and value.shape == (n,):
+        return tuple(value[i] for i in range(n))
+    return value
+
+
+def diagnose(exercise: Exercise, case: Case, got, expected=None, others=None):
+    """None when ``got`` (plain data) is right for ``case``; otherwise what is wrong, in words.
+
+    others: [(case, got, expected), ...] the learner's outputs on the other cases (as many as are
+    known); a recognised mistake is named only when it matches the learner on all of them.
+    """
     if expected is None:
         expected = to_plain(exercise.expected(case))
     names = exercise.output_names
+    expected, got = _parts(expected, len(names)), _parts(got, len(names))
     if isinstance(expected, tuple):
         if not isinstance(got, tuple) or len(got) != len(expected):
             n = len(got) if isinstance(got, tuple) else 1
@@ -154,34 +266,56 @@ def diagnose(exercise: Exercise, case: Case, got, expected=None):
         for i, (e, g) in enumerate(zip(expected, got)):
             what = names[i] if i < len(names) else f"output {i}"
             if compare_arrays(e, g, exercise.rtol, exercise.atol, what=what):
-                return _explain(exercise, case, got, e, g, what)
+                return _explain(exercise, case, got, expected, e, g, what, others)
         return None
     if isinstance(got, tuple):
         return f"expected one output ({_shape(expected)}), got a tuple of {len(got)}."
     what = names[0] if names else ("the value" if exercise.kind == "value" else "the output")
     if compare_arrays(expected, got, exercise.rtol, exercise.atol, what=what):
-        return _explain(exercise, case, got, expected, got, what)
+        return _explain(exercise, case, got, expected, expected, got, what, others)
     return None
 
 
-def _explain(exercise, case, got, expected_part, got_part, what):
-    """The difference in words: a recognised mistake by name if there is one, else the pattern."""
-    mistake = _mistake_sentence(exercise, case, got)
+def _explain(exercise, case, got, expected, expected_part, got_part, what, others):
+    """The difference in words: a recognised mistake by name if it is the cause, else the pattern."""
+    kwargs = dict(rtol=exercise.rtol, atol=exercise.atol, what=what, stable_hint=exercise.stable_hint)
+    mistake = _mistake_sentence(exercise, case, got, expected, others)
     if mistake:
-        return compare_arrays(expected_part, got_part, exercise.rtol, exercise.atol, what=what, hints=False) + mistake
-    return compare_arrays(expected_part, got_part, exercise.rtol, exercise.atol, what=what)
+        return compare_arrays(expected_part, got_part, hints=False, **kwargs) + mistake
+    return compare_arrays(expected_part, got_part, **kwargs)
 
 
-def _mistake_sentence(exercise, case, got):
+def _wrong_output(exercise, wrong, case):
+    if exercise.kind == "function":
+        with np.errstate(all="ignore"):
+            return to_plain(wrong(*copy_args(case.args), **copy_args(case.kwargs)))
+    return to_plain(wrong() if callable(wrong) else wrong)
+
+
+def _mistake_sentence(exercise, case, got, expected, others=None):
+    """'\\n  Likely mistake: ...' when a recognised mistake is the cause of the difference: it gives
+    the learner's output on this case (and differs from the reference there) and on every other
+    case whose output is known; never when only the dtype differs."""
+    if _only_dtype_differs(expected, got, exercise.rtol, exercise.atol):
+        return ""
+    n = len(exercise.output_names)
+    tol = (exercise.rtol, exercise.atol)
     for sentence, wrong in exercise.mistakes.items():
         try:
-            if exercise.kind == "function":
-                wrong_out = to_plain(wrong(*copy_args(case.args), **copy_args(case.kwargs)))
-            else:
-                wrong_out = to_plain(wrong() if callable(wrong) else wrong)
+            wrong_out = _parts(_wrong_output(exercise, wrong, case), n)
+            if not _same_output(wrong_out, got, *tol) or _same_output(wrong_out, expected, *tol):
+                continue
+            explains_all = True
+            for other_case, other_got, _ in (others or ()):
+                if other_case is case or other_got is None:
+                    continue
+                if not _same_output(_parts(_wrong_output(exercise, wrong, other_case), n),
+                                    _parts(other_got, n), *tol):
+                    explains_all = False
+                    break
         except Exception:
             continue
-        if _same_output(wrong_out, got, exercise.rtol, exercise.atol):
+        if explains_all:
             return f"\n  Likely mistake: {sentence}"
     return ""
 
@@ -197,7 +331,8 @@ class CheckResult:
 
     def message(self):
         if self.ok:
-            return f"\u2714 {self.key}: all {self.total} test{'s' if self.total != 1 else ''} passed."
+            # honest: these are the public tests; an instructor's grader may hold hidden ones too
+            return f"\u2714 {self.key}: all {self.total} public test{'s' if self.total != 1 else ''} passed."
         lines = [f"\u2718 {self.key}: {self.passed} of {self.total} tests passed."]
         lines += [f"- {p}" for p in self.problems]
         return "\n".join(lines)
@@ -217,10 +352,16 @@ def call_learner(exercise, answer, case):
                           f"Pass the function without calling it: check({exercise.key!r}, {exercise.name}).")
     args, kwargs = copy_args(case.args), copy_args(case.kwargs)
     try:
-        out = answer(*args, **kwargs)
+        with errstate_for(case):
+            out = answer(*args, **kwargs)
     except NotImplementedError:
         raise NotAnswered(f"`{exercise.name}` is not implemented yet: replace `raise NotImplementedError()` "
                           f"with your code, run that cell, then run this check again.") from None
+    except FloatingPointError as exc:
+        call = f"{exercise.name}({case.describe(exercise.parameter_names)})"
+        label = f" [{case.label}]" if case.label else ""
+        raise NotAnswered(f"`{call}`{label} overflowed ({exc}; this test runs under np.errstate(over=\"raise\")): "
+                          f"{exercise.stable_hint or GENERIC_STABLE_HINT}.") from None
     except Exception as exc:
         call = f"{exercise.name}({case.describe(exercise.parameter_names)})"
         raise NotAnswered(f"`{call}` raised {type(exc).__name__}: {exc}") from None
@@ -233,27 +374,35 @@ def call_learner(exercise, answer, case):
 
 
 def run_check(key, answer):
-    """Run an exercise's public tests on an answer; return a CheckResult (never raises for the learner's faults)."""
+    """Run an exercise's public tests on an answer; return a CheckResult (never raises for the learner's faults).
+
+    The answer is called on every case first (a recognised mistake must explain all of them), then
+    the first failing case is reported - one clear problem at a time."""
     exercise = exercises_module.get(key)
     cases = exercise.public_cases()
-    passed, problems = 0, []
+    outputs, stopped = [], None
     for case in cases:
         try:
             got = call_learner(exercise, answer, case)
         except NotAnswered as exc:
-            problems.append(str(exc))
+            stopped = str(exc)
             break  # the same reason would repeat for every case
-        problem = diagnose(exercise, case, got)
+        outputs.append((case, got, to_plain(exercise.expected(case))))
+    passed, problems = 0, []
+    for case, got, expected in outputs:
+        problem = diagnose(exercise, case, got, expected, others=outputs)
         if problem is None:
             passed += 1
-        else:
-            label = f" [{case.label}]" if case.label else ""
-            inputs = (f"\n  for the input {case.describe(exercise.parameter_names)}"
-                      if exercise.kind == "function" else "")
-            # the input goes right under the first line, before a recognised mistake's sentence
-            first, newline, rest = problem.partition("\n")
-            problems.append(f"{first}{inputs}{label}{newline}{rest}")
-            break  # one clear problem at a time
+            continue
+        label = f" [{case.label}]" if case.label else ""
+        inputs = (f"\n  for the input {case.describe(exercise.parameter_names)}"
+                  if exercise.kind == "function" else "")
+        # the input goes right under the first line, before a recognised mistake's sentence
+        first, newline, rest = problem.partition("\n")
+        problems.append(f"{first}{inputs}{label}{newline}{rest}")
+        break  # one clear problem at a time
+    if stopped is not None and not problems:
+        problems.append(stopped)
     return CheckResult(key, passed, len(cases), problems)
 
 

@@ -415,3 +415,40 @@ def test_check_failed_shows_only_its_message_in_jupyter(tmp_path):
     # no Python traceback: no file names, no frames, no "Traceback (most recent call last)"
     assert not any("Traceback" in line or "File " in line or "---->" in line for line in plain), plain
     assert len(plain) <= 6, plain
+
+
+# ---------------------------------------------------------------------- nbgrader metadata
+def test_nbgrader_metadata_marks_answers_and_checks(tmp_path):
+    cells = [("markdown", "# 01 · Demo"),
+             ("code", "def relu(z):\n    ### BEGIN SOLUTION\n    return np.maximum(z, 0)\n    ### END SOLUTION"),
+             ("code", "# the check\ncheck(\"01_neuron.relu\", relu)"),
+             ("code", "print('other')", {"nbgrader": {"grade": True, "solution": False, "points": 9}})]
+    make_solution(tmp_path / "solutions", cells)
+    run_build(tmp_path)
+    for folder in ("solutions", "lessons"):
+        nb = read(tmp_path / folder / "01_demo.ipynb")
+        answer, checking, other = (lesson_cell(nb, f"cell-{i}") for i in (1, 2, 3))
+        assert answer.metadata["nbgrader"] == {"grade": False, "grade_id": "answer-cell-1", "locked": False,
+                                               "schema_version": 3, "solution": True}
+        assert checking.metadata["nbgrader"] == {"grade": True, "grade_id": "check-relu", "locked": True,
+                                                 "points": 1, "schema_version": 3, "solution": False}
+        assert "nbgrader" not in other.metadata                     # stale metadata is removed
+    assert build.build(tmp_path / "solutions", tmp_path / "lessons", check=True) == []
+
+
+@pytest.mark.parametrize("source, message", [
+    ("check(\"01_neuron.relu\", relu)\nprint('more')", "must stand alone in its cell"),
+    ("check(\"01_neuron.nope\", relu)", "There is no exercise '01_neuron.nope'"),
+])
+def test_nbgrader_check_cells_must_be_unambiguous(tmp_path, source, message):
+    make_solution(tmp_path / "solutions", [("markdown", "# 01 · Demo"), ("code", source)])
+    with pytest.raises(build.BuildError, match=message):
+        run_build(tmp_path)
+
+
+def test_nbgrader_one_test_cell_per_exercise(tmp_path):
+    cells = [("markdown", "# 01 · Demo"), ("code", "check('01_neuron.relu', relu)"),
+             ("code", "check('01_neuron.relu', relu)")]
+    make_solution(tmp_path / "solutions", cells)
+    with pytest.raises(build.BuildError, match="already checked in cell 2"):
+        run_build(tmp_path)

@@ -64,6 +64,12 @@ from course_utils.grade.gradescope import build_zip, run_autograder
 from course_utils.grade.submission import NotANotebook, may_rebind, read_notebook_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
+
+try:  # the grader refuses jupyter_client < 8 (Colab's 7.4.9) with a clear message: tests/test_colab_stack.py
+    from course_utils.grade.kernel import require_supported_jupyter_client
+    require_supported_jupyter_client()
+except GradingSetupError as exc:
+    pytest.skip(f"the grader does not run here: {exc}", allow_module_level=True)
 LESSON = "zz_fixture"
 
 
@@ -666,3 +672,54 @@ def test_gradescope_run_autograder(graded, tmp_path):
     data = json.loads(results.read_text(encoding="utf-8"))
     validate_gradescope(data)
     assert data["score"] == 0 and "No notebook (.ipynb file) was found" in data["output"]
+
+
+# ---------------------------------------------------------------------- feedback pages, Canvas export, wording
+def test_public_tests_passed_is_said_when_hidden_tests_exist(graded):
+    tests = _tests(graded["results"]["correct"])
+    assert tests["zz_fixture.add"]["output"] == "All 2 public tests passed; the hidden tests are scored separately."
+    assert tests["zz_fixture.add (hidden tests)"]["output"].startswith("The hidden test passed")
+    assert "public" not in tests["zz_fixture.scale"]["output"]      # no hidden tests: plain wording
+
+
+def test_feedback_pages_for_every_submission(graded, tmp_path):
+    from course_utils.grade.feedback import write_feedback
+    results = list(graded["results"].values())
+    paths = write_feedback(results, tmp_path)
+    assert sorted(p.stem for p in paths) == sorted(r.stem for r in results)
+    page = (tmp_path / "feedback" / "partial.html").read_text(encoding="utf-8")
+    assert "Score: <strong>2 / " in page and "expected 42, got 41" in page
+    looping = (tmp_path / "feedback" / "infinite loop.html").read_text(encoding="utf-8")
+    assert "ran longer than" in looping                              # what happened to the run
+
+
+def test_feedback_page_escapes_a_hostile_notebook(tmp_path):
+    from course_utils.grade.core import SubmissionResult
+    from course_utils.grade.feedback import feedback_html
+    evil = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    result = SubmissionResult(f"{evil}.ipynb", evil, "0" * 64, "zz_fixture", "graded", 0.0, 4.0, {},
+                              [{"name": f"zz_fixture.add: {evil}", "score": 0, "max_score": 1, "status": "failed",
+                                "output": f"0 of 2 tests passed. `add` raised ValueError: {evil}"}],
+                              f"Cell 3 raised ValueError: {evil}\"'&", 1.0)
+    page = feedback_html(result)
+    assert "<script" not in page and "<img" not in page and "onerror=alert(1)>" not in page
+    assert "&lt;script&gt;" in page and "&quot;" in page and "&amp;" in page
+    assert "default-src 'none'" in page                               # and scripts are forbidden anyway
+
+
+def test_canvas_export(graded, tmp_path):
+    from course_utils.grade.feedback import canvas_csv, write_canvas
+    results = list(graded["results"].values())
+    plan = plan_lesson(EXERCISES, HIDDEN, None, LESSON)
+    rows = list(csv.reader(io.StringIO(write_canvas(results, tmp_path, plan).read_text(encoding="utf-8"))))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", LESSON]
+    assert rows[1][0] == "Points Possible" and float(rows[1][5]) == MAX
+    table = {r[3]: r for r in rows[2:]}
+    assert set(table) == set(graded["results"])
+    for stem, (score, _) in graded["expected"].items():
+        assert table[stem][0] == stem and float(table[stem][5]) == score
+    per = list(csv.reader(io.StringIO(canvas_csv(results, plan.keys, LESSON,
+                                                 {k: 1.0 for k in plan.keys}, columns="exercises"))))
+    assert per[0][5:] == [f"{LESSON}: {k.split('.', 1)[1]}" for k in plan.keys]
+    from course_utils.grade.feedback import _cell
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("jdoe") == "jdoe"

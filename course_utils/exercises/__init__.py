@@ -13,8 +13,16 @@ An exercise is either
 - a **value** the learner computes (``kind="value"``): compared with the reference value.
 
 A *mistake* is a known wrong implementation with the same signature, with a sentence that
-explains it ("the bias is missing: z = x @ w + b"). When a learner's output equals a mistake's
-output, the feedback names the mistake.
+explains it ("the bias is missing: z = x @ w + b"). The feedback names a mistake only when it is
+the cause: its output equals the learner's on every public case (so it explains the whole
+difference, not a coincidence on one case), it differs from the reference on the failing case,
+and the learner's output is not merely the reference in another dtype.
+
+A case with ``strict_fp=True`` is run under ``np.errstate(over="raise", invalid="raise",
+divide="raise")``: a label that promises "exp must not overflow" is enforced, for the learner's
+``check()`` and the grader alike. ``Exercise.stable_hint`` is the fix named when an output is not
+finite or the computation overflowed (the max-shift for a softmax, the softplus form for
+log(1 - sigmoid), ...).
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ class Case:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     label: str = ""
+    strict_fp: bool = False       # run under np.errstate(over/invalid/divide="raise"): no overflow allowed
 
     def describe(self, names=()):
         """'x=array (3, 2) float64, w=[0.5 1. ], b=0.5' - shown when a case fails.
@@ -65,6 +74,7 @@ class Exercise:
     title: str = ""                           # what the exercise asks, in the lesson's words
     seed: int = 0
     name: str = ""                            # the name of the learner's function/variable in the notebook
+    stable_hint: str = ""                     # the fix for an overflow / a non-finite output, for this formula
 
     def __post_init__(self):
         if "." not in self.key:
@@ -101,6 +111,14 @@ class Exercise:
         if self.kind == "value":
             return self.reference() if callable(self.reference) else self.reference
         return self.reference(*copy_args(case.args), **copy_args(case.kwargs))
+
+
+FP_STRICT = dict(over="raise", invalid="raise", divide="raise")
+
+
+def errstate_for(case):
+    """The np.errstate a case is run under: raising on overflow for a ``strict_fp`` case."""
+    return np.errstate(**FP_STRICT) if getattr(case, "strict_fp", False) else np.errstate()
 
 
 def copy_args(value):

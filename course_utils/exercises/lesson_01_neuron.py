@@ -50,7 +50,12 @@ def _sigmoid_cases(rng):
     return [Case((np.array(0.0),), label="z = 0"),
             Case((np.linspace(-6, 6, 7),), label="moderate z"),
             Case((rng.normal(scale=3, size=(3, 4)),), label="a (3, 4) array"),
-            Case((np.array([-1e4, -800.0, -40.0, 40.0, 800.0, 1e4]),), label="huge |z|: exp must not overflow")]
+            Case((np.array([-1e4, -800.0, -40.0, 40.0, 800.0, 1e4]),), strict_fp=True,
+                 label="huge |z|: exp must not overflow (run under np.errstate(over='raise'))")]
+
+
+_SIGMOID_HINT = ("exponentiate only -|z|, which cannot overflow: e = np.exp(-np.abs(z)), then "
+                 "np.where(z >= 0, 1 / (1 + e), e / (1 + e))")
 
 
 def _quiet(f):
@@ -70,6 +75,7 @@ Exercise("01_neuron.sigmoid", reference=sigmoid, cases=_sigmoid_cases,
                        _quiet(lambda z: 1 / 1 + np.exp(-z)),
                    "this is tanh(z), which runs from -1 to 1; the sigmoid runs from 0 to 1":
                        lambda z: np.tanh(z)},
+         stable_hint=_SIGMOID_HINT,
          title="the sigmoid 1 / (1 + exp(-z)), stable for large |z|")
 
 
@@ -104,7 +110,8 @@ def _sigmoid_derivative_cases(rng):
     return [Case((np.linspace(-5, 5, 11),), label="moderate z"),
             Case((np.array(0.0),), label="z = 0 (the maximum, 1/4)"),
             Case((rng.normal(scale=2, size=(2, 3)),), label="a (2, 3) array"),
-            Case((np.array([-1e4, -50.0, 50.0, 1e4]),), label="huge |z|: no overflow, derivative ~ 0")]
+            Case((np.array([-1e4, -50.0, 50.0, 1e4]),), strict_fp=True,
+                 label="huge |z|: no overflow (run under np.errstate(over='raise')), derivative ~ 0")]
 
 
 def _s(z):
@@ -118,6 +125,7 @@ Exercise("01_neuron.sigmoid_derivative", reference=sigmoid_derivative, cases=_si
                    "a sign is wrong: sigma'(z) = sigma(z) * (1 - sigma(z))": lambda z: _s(z) * (1 + _s(z)),
                    "1 - sigma(z)**2 is the derivative rule of tanh (1 - tanh(z)**2); the sigmoid's is "
                    "sigma(z) * (1 - sigma(z))": lambda z: 1 - _s(z) ** 2},
+         stable_hint=_SIGMOID_HINT + ", then s * (1 - s)",
          title="the derivative of the sigmoid, sigma(z) (1 - sigma(z))")
 
 
@@ -138,6 +146,9 @@ def _neuron_cases(rng):
         cases.append(Case((rng.normal(size=(n, d)), rng.normal(size=d), float(np.round(rng.normal(), 2)), name),
                           label=f"{name}, a batch of {n}"))
     cases.append(Case((rng.normal(size=4), rng.normal(size=4), 0.3, "sigmoid"), label="sigmoid, one example"))
+    # x @ w = -0.5 exactly on two rows, so z = 0 exactly there: the step gives H(0) = 1
+    cases.append(Case((np.array([[1.0, 3.0], [0.0, 1.0], [2.0, -1.0], [-1.0, 0.0]]), np.array([1.0, -0.5]), 0.5,
+                       "step"), label="step at z = 0 exactly: H(0) = 1 (z >= 0)"))
     return cases
 
 

@@ -88,6 +88,7 @@ Exercise("03_logistic_regression.bce_loss", reference=bce_loss, cases=_bce_cases
                        lambda y, p: -np.mean(y * np.log(_clip(p))),
                    "p is not clipped: log(0) = -inf; clip p to [1e-7, 1 - 1e-7] first (np.clip)":
                        _quiet(lambda y, p: -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))},
+         stable_hint="clip p to [1e-7, 1 - 1e-7] before taking logs (np.clip(p, 1e-7, 1 - 1e-7)), as Keras does",
          title="the binary cross-entropy, mean over the batch, with Keras's clipping")
 
 

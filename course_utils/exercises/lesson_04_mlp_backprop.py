@@ -57,8 +57,10 @@ def softmax(z):
 def _softmax_cases(rng):
     return [Case((rng.normal(size=(4, 3)),), label="N=4 examples, K=3 classes"),
             Case((rng.normal(size=(2, 5)) * 3,), label="N=2, K=5"),
-            Case((np.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]]),),
-                 label="large logits (exp(1000) overflows)"),
+            Case((np.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]]),), strict_fp=True,
+                 label="large logits: exp(1000) must not overflow (run under np.errstate(over='raise'))"),
+            Case((np.array([[1000.0, 999.0, 998.0], [-1.0, 0.0, 1.0], [-800.0, -801.0, -799.0]]),),
+                 label="rows of very different scale: shift each row by its own max"),
             Case((rng.normal(size=(3, 2, 4)),), label="a batch of sequences (N, T, K)")]
 
 
@@ -80,6 +82,8 @@ Exercise(f"{LESSON}.softmax", reference=softmax, cases=_softmax_cases,
              "np.sum(e, axis=-1, keepdims=True).": _softmax_whole_array,
          },
          output_names=("p",),
+         stable_hint=("subtract each row's own max before exp: e = np.exp(z - np.max(z, axis=-1, keepdims=True)) "
+                      "(one global max is not enough when the rows differ in scale)"),
          title="a numerically stable softmax along the last axis")
 
 

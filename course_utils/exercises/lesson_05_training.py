@@ -176,7 +176,10 @@ def dropout_forward(x, rate, u):
 def _dropout_cases(rng):
     return [Case((rng.normal(size=(4, 5)), 0.5, rng.random(size=(4, 5))), label="rate = 0.5"),
             Case((rng.normal(size=(3, 6)), 0.2, rng.random(size=(3, 6))), label="rate = 0.2"),
-            Case((rng.normal(size=(2, 3)), 0.0, rng.random(size=(2, 3))), label="rate = 0 (keep all)")]
+            Case((rng.normal(size=(2, 3)), 0.0, np.array([[0.0, 0.3, 0.9], [0.5, 0.0, 0.1]])),
+                 label="rate = 0 (keep all, u = 0 included)"),
+            Case((rng.normal(size=(2, 4)), 0.5, np.array([[0.5, 0.2, 0.7, 0.5], [0.49, 0.5, 0.9, 0.1]])),
+                 label="u exactly equal to rate is kept (u >= rate)")]
 
 
 Exercise(f"{LESSON}.dropout_forward", reference=dropout_forward, cases=_dropout_cases,
@@ -252,7 +255,9 @@ Exercise(f"{LESSON}.early_stopping_epoch", reference=early_stopping_epoch,
                 Case((np.array([1.0, 1.1, 0.9, 1.0, 0.8, 0.85, 0.7, 0.75]), 2),
                      label="patience 2, improving now and then"),
                 Case((np.array([1.0, 0.9, 0.8, 0.7, 0.6]), 3), label="always improving"),
-                Case((np.array([1.0, 0.9, 0.95, 0.8]), 0), label="patience 0")],
+                Case((np.array([1.0, 0.9, 0.95, 0.8]), 0), label="patience 0"),
+                Case((np.array([1.0, 0.8, 0.8, 0.8, 0.7, 0.6]), 2),
+                     label="a tie is no improvement (loss < best, not <=)")],
          mistakes={
              "off by one: stop as soon as `patience` epochs in a row have not improved (wait >= patience), "
              "not one epoch later.": _early_stopping_off_by_one,

@@ -108,7 +108,9 @@ def _same_padding_cases(rng):
             Case((6, 3, 2), label="n=6, k=3, s=2 (odd total)"),
             Case((5, 4, 1), label="n=5, k=4, s=1"),
             Case((8, 1, 3), label="n=8, k=1, s=3 (no padding needed)"),
-            Case((7, 5, 2), label="n=7, k=5, s=2")]
+            Case((7, 5, 2), label="n=7, k=5, s=2"),
+            Case((8, 2, 1), label="n=8, k=2, s=1 (an even kernel: the one zero goes after)"),
+            Case((7, 4, 2), label="n=7, k=4, s=2 (an even kernel, odd total)")]
 
 
 def _same_padding_no_stride(n, k, s):
@@ -182,7 +184,9 @@ def _conv2d_forward_cases(rng):
             Case((rng.normal(size=(2, 6, 6, 2)), rng.normal(size=(3, 3, 2, 2)), rng.normal(size=2), 2, "same"),
                  label="6x6x2, stride 2, same (an odd number of zeros to add)"),
             Case((rng.normal(size=(1, 5, 7, 2)), rng.normal(size=(2, 3, 2, 3)), rng.normal(size=3), 1, "same"),
-                 label="a 2x3 kernel, stride 1, same")]
+                 label="a 2x3 kernel, stride 1, same"),
+            Case((rng.normal(size=(1, 6, 6, 1)), rng.normal(size=(4, 4, 1, 2)), rng.normal(size=2), 1, "same"),
+                 label="an even 4x4 kernel, stride 1, same (1 zero before, 2 after)")]
 
 
 Exercise(f"{LESSON}.conv2d_forward", reference=conv2d_forward, cases=_conv2d_forward_cases,

@@ -267,7 +267,9 @@ def _sample_wrong(scale_logits):
 
 def _sample_cases(rng):
     return [Case((np.array([2.0, 1.0, 0.5, -1.0]), 0.5, 0.95), label="T = 0.5, u = 0.95"),
-            Case((np.array([0.0, 3.0, 1.0]), 1.0, 0.2), label="T = 1, u = 0.2"),
+            Case((np.array([0.0, 3.0, 1.0]), 0.5, 0.2), label="T = 0.5, u = 0.2"),
+            Case((np.zeros(4), 1.0, 0.5), label="u exactly at a cumulative probability (0.25 + 0.25): "
+                                                   "the smallest k with p_0 + ... + p_k > u"),
             Case((rng.normal(size=27) * 2, 2.0, float(rng.random())), label="27 characters, T = 2"),
             Case((rng.normal(size=27) * 2, 0.7, float(rng.random())), label="27 characters, T = 0.7")]
 

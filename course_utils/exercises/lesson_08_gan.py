@@ -23,6 +23,10 @@ def _softplus(x):
     return np.logaddexp(0.0, x)
 
 
+_SOFTPLUS_HINT = ("use the softplus form, which never overflows: -log sigmoid(s) = np.logaddexp(0, -s) and "
+                  "-log(1 - sigmoid(s)) = np.logaddexp(0, s) (not log(1 + exp(...)), not log of a sigmoid)")
+
+
 def _logits(rng, n, scale=2.0):
     return rng.normal(0.0, scale, size=(n, 1))
 
@@ -38,7 +42,9 @@ def _discriminator_loss_cases(rng):
     return [Case((_logits(rng, 6), _logits(rng, 6)), label="6 real, 6 fake"),
             Case((_logits(rng, 5), _logits(rng, 3)), label="5 real, 3 fake"),
             Case((np.array([[40.0], [-3.0]]), np.array([[-40.0], [40.0], [0.5]])),
-                 label="extreme logits of +-40 (a fake taken for real with certainty)")]
+                 label="extreme logits of +-40 (a fake taken for real with certainty)"),
+            Case((np.array([[1000.0], [-1000.0]]), np.array([[-1000.0], [1000.0]])), strict_fp=True,
+                 label="logits of +-1000: computed stably, no overflow (run under np.errstate(over='raise'))")]
 
 
 def _naive_log(s_real, s_fake):
@@ -65,6 +71,7 @@ Exercise(f"{LESSON}.discriminator_loss", reference=discriminator_loss, cases=_di
              "np.logaddexp(0, s).": _naive_log,
          },
          output_names=("loss",),
+         stable_hint=_SOFTPLUS_HINT,
          title="the discriminator's loss: binary cross-entropy, real = 1, fake = 0, from logits")
 
 
@@ -82,7 +89,9 @@ def generator_loss_minimax(d_fake_logits):
 def _generator_loss_cases(rng):
     return [Case((_logits(rng, 6),), label="6 fakes"),
             Case((_logits(rng, 3) - 4.0,), label="fakes the discriminator rejects (logits around -4)"),
-            Case((np.array([[-40.0], [40.0], [0.0]]),), label="logits of -40, 40 and 0")]
+            Case((np.array([[-40.0], [40.0], [0.0]]),), label="logits of -40, 40 and 0"),
+            Case((np.array([[-1000.0], [1000.0], [2.0]]),), strict_fp=True,
+                 label="logits of -1000 and 1000: computed stably, no overflow (run under np.errstate(over='raise'))")]
 
 
 Exercise(f"{LESSON}.generator_loss_nonsaturating", reference=generator_loss_nonsaturating,
@@ -97,6 +106,7 @@ Exercise(f"{LESSON}.generator_loss_nonsaturating", reference=generator_loss_nons
                  lambda s: float(np.sum(_softplus(-s))),
          },
          output_names=("loss",),
+         stable_hint=_SOFTPLUS_HINT,
          title="the generator's non-saturating loss -mean log D(G(z)), from logits")
 
 Exercise(f"{LESSON}.generator_loss_minimax", reference=generator_loss_minimax,
@@ -111,6 +121,7 @@ Exercise(f"{LESSON}.generator_loss_minimax", reference=generator_loss_minimax,
                  lambda s: float(-np.sum(_softplus(s))),
          },
          output_names=("loss",),
+         stable_hint=_SOFTPLUS_HINT,
          title="the generator's minimax (saturating) loss mean log(1 - D(G(z))), from logits")
 
 
@@ -139,6 +150,9 @@ Exercise(f"{LESSON}.generator_loss_gradients", reference=generator_loss_gradient
                  lambda s: ((1 - _sigmoid(s)) / len(s), _sigmoid(s) / len(s)),
          },
          output_names=("d_nonsaturating", "d_minimax"),
+         stable_hint=("compute sigmoid(s) stably (exponentiate only -|s|: e = np.exp(-np.abs(s)), then "
+                      "np.where(s >= 0, 1 / (1 + e), e / (1 + e))); the gradients are (sigmoid(s) - 1) / N and "
+                      "-sigmoid(s) / N"),
          title="the gradients of both generator losses with respect to the discriminator's logits")
 
 
@@ -197,7 +211,22 @@ def _coverage_cases(rng):
                  label="uneven modes and 40 samples far from every mode"),
             Case((_ring_at_distances(centers, [0.05] * 4 + [0.3] * 4, 10, extra_close=[0, 0, 0, 0, 1, 1, 0, 0]),
                   centers, 0.15, 0.5),
-                 label="modes 4-7: 10 samples each at distance 0.3 > radius (+ one close sample at modes 4, 5)")]
+                 label="modes 4-7: 10 samples each at distance 0.3 > radius (+ one close sample at modes 4, 5)"),
+            Case((_threshold_and_nearest(rng), gan.ring_centers(4, 1.0), 1.0, 0.5),
+                 label="4 modes, N = 40: mode 0 has exactly min_share * N / K = 5 samples (>= counts); "
+                       "radius 1 reaches two centres, so each sample counts for its nearest only")]
+
+
+def _threshold_and_nearest(rng):
+    """40 samples around 4 centres of radius 1: 5 next to centre 0 (exactly the threshold 0.5 * 40 / 4),
+    4 next to centre 1, 20 next to centre 2 and 11 between centres 2 and 3, nearer 2 but within
+    radius 1 of 3 as well."""
+    centers = gan.ring_centers(4, 1.0)
+    def near(k, n, d=0.05):
+        angles = 2 * np.pi * np.arange(n) / n
+        return centers[k] + d * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    between = centers[2] + 0.4 * (centers[3] - centers[2]) + 0.01 * rng.uniform(-1, 1, size=(11, 2))
+    return np.concatenate([near(0, 5), near(1, 4), near(2, 20), between])
 
 
 def _ring_at_distances(centers, distances, n, extra_close):

@@ -56,6 +56,12 @@ def build_parser():
                              "and tests (default: regrade everything)")
     parser.add_argument("--run-all", action="store_true",
                         help="run every cell, even those after the last answer that cannot change a grade")
+    parser.add_argument("--feedback", action="store_true",
+                        help="also write RESULTS_DIR/feedback/<file stem>.html: one page per submission (score "
+                             "per exercise, the check() messages, what happened to the run)")
+    parser.add_argument("--canvas", choices=("total", "exercises"), default=None,
+                        help="also write RESULTS_DIR/canvas.csv for Canvas's gradebook import: one column for "
+                             "the lesson's total, or one per exercise; the student is the file stem")
     parser.add_argument("--gpu", action="store_true",
                         help="let the kernels see the GPUs (then there is no memory limit unless you give "
                              "one: CUDA reserves far more address space than any sensible limit)")
@@ -120,6 +126,13 @@ def main(argv=None):
     print()
     print(report.summary_table(results, time.monotonic() - t0))
     print(f"\nResults: {out / 'gradebook.csv'} and one <file stem>.json per submission in {out}.")
+    if args.feedback:
+        from .feedback import write_feedback
+        write_feedback(results, out)
+        print(f"Feedback: one page per submission in {out / 'feedback'}.")
+    if args.canvas:
+        from .feedback import write_canvas
+        print(f"Canvas gradebook import: {write_canvas(results, out, plan, args.canvas)}.")
     trouble = [r for r in results if r.status in report.GRADER_SIDE_PROBLEMS]
     if trouble:
         print(f"\n{len(trouble)} submission(s) could not be graded because of a problem on the grader's side "

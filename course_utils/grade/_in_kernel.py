@@ -54,7 +54,7 @@ def _start(ipython, harvest_dir, settings):
     import numpy
 
     _S.update(
-        asarray=numpy.asarray, ndarray=numpy.ndarray, number=numpy.number, generic=numpy.generic,
+        asarray=numpy.asarray, ndarray=numpy.ndarray, errstate=numpy.errstate, number=numpy.number, generic=numpy.generic,
         tobytes=numpy.ndarray.tobytes, copy=numpy.ndarray.copy, load=numpy.load,
         dumps=json.dumps, loads=json.loads, replace=os.replace, makedirs=os.makedirs, getpid=os.getpid,
         sys=sys, signal=signal.signal, getsignal=signal.getsignal, setitimer=signal.setitimer,
@@ -73,7 +73,8 @@ def _start(ipython, harvest_dir, settings):
         {"name": ex["name"], "kind": ex["kind"],
          "cases": [(tuple(_decode_input(a, arrays) for a in case["args"]),
                     {k: _decode_input(v, arrays) for k, v in case["kwargs"].items()})
-                   for case in ex["cases"]]}
+                   for case in ex["cases"]],
+         "strict_fp": [bool(case.get("strict_fp")) for case in ex["cases"]]}
         for ex in spec["exercises"]]
     return _harvest
 
@@ -260,25 +261,34 @@ def _answer(index, exercise, value):
     cases = []
     for j, (args, kwargs) in enumerate(exercise["cases"]):
         _write_text(_S["dir_now"] + "/calling.txt", "%s %d" % (name, j))
-        cases.append(_call(index, j, value, args, kwargs))
+        strict = exercise.get("strict_fp", [])
+        cases.append(_call(index, j, value, args, kwargs, j < len(strict) and strict[j]))
         error = cases[-1].get("error")
         if error in ("not_implemented", "timeout"):   # the same would happen for every other input
             break
     return {"cases": cases}
 
 
-def _call(index, j, function, args, kwargs):
+def _call(index, j, function, args, kwargs, strict_fp=False):
     passed_args, passed_kwargs = _copy(args), _copy(kwargs)
     files = []
     try:
         _arm(_S["call_seconds"])
         try:
             try:
-                out = function(*passed_args, **passed_kwargs)
+                if strict_fp:   # the case's label promises no overflow: numpy raises instead of warning
+                    with _S["errstate"](over="raise", invalid="raise", divide="raise"):
+                        out = function(*passed_args, **passed_kwargs)
+                else:
+                    out = function(*passed_args, **passed_kwargs)
             except _Timeout:
                 raise
             except NotImplementedError:
                 return {"error": "not_implemented"}
+            except FloatingPointError as exc:
+                if not strict_fp:
+                    return {"error": "raised", "type": "FloatingPointError", "message": _text(exc)}
+                return {"error": "overflow", "message": _text(exc)}
             except BaseException as exc:
                 return {"error": "raised", "type": _type_name(exc), "message": _text(exc)}
             for original, passed in zip(args, passed_args):

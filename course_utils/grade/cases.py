@@ -170,7 +170,8 @@ def pack_inputs(plans):
             for i, case in enumerate(plan.cases):
                 where = f"{plan.key}, test case {i + 1}"
                 cases.append({"args": [encode(a, where) for a in case.args],
-                              "kwargs": {str(k): encode(v, where) for k, v in case.kwargs.items()}})
+                              "kwargs": {str(k): encode(v, where) for k, v in case.kwargs.items()},
+                              "strict_fp": bool(getattr(case, "strict_fp", False))})
         spec["exercises"].append({"name": plan.name, "kind": plan.exercise.kind, "cases": cases})
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

@@ -109,6 +109,12 @@ def _decode_case(plan, index, entry, folder):
         if hidden:
             return ("err", f"`{name}` raised {kind} on a hidden test: {message}")
         return ("err", f"`{name}({describe(plan, plan.cases[index])})` raised {kind}: {message}")
+    if code == "overflow":
+        from ..checks import GENERIC_STABLE_HINT
+        where = f"a hidden test" if hidden else f"`{name}({describe(plan, plan.cases[index])})`"
+        label = "" if hidden or not plan.cases[index].label else f" [{plan.cases[index].label}]"
+        return ("err", f"{where}{label} overflowed ({str(entry.get('message', ''))[:120]}; this test runs under "
+                       f"np.errstate(over=\"raise\")): {plan.exercise.stable_hint or GENERIC_STABLE_HINT}.")
     if code == "crashed":
         return ("err", str(entry.get("message", "")))
     return ("err", f"the answer could not be collected ({str(code)[:80]}).")
@@ -202,12 +208,15 @@ def _test(plan, collected, name, indices, expected, points, visibility, stop_not
         if stop_note:
             problem += f" {stop_note}"
     else:
+        # the learner's outputs on every case of this test: a recognised mistake must explain them all
+        others = [(plan.cases[i], collected.cases[i][1], want) for i, want in zip(indices, expected)
+                  if collected.cases[i][0] == "out"]
         for index, want in zip(indices, expected):
             kind, got = collected.cases[index]
             if kind == "err":
                 found = got
             else:
-                found = diagnose(plan.exercise, plan.cases[index], got, want)
+                found = diagnose(plan.exercise, plan.cases[index], got, want, others=others)
                 if found is not None:
                     found = _located(plan, index, found, hidden)
             if found is None:
@@ -217,6 +226,10 @@ def _test(plan, collected, name, indices, expected, points, visibility, stop_not
     ok = problem is None and passed == total
     if ok:
         output = f"All {total} {what} passed." if total != 1 else f"The {what[:-1]} passed."
+        if not hidden and plan.hidden:
+            # honest: passing the public tests is not yet passing the exercise
+            output = (f"All {total} public tests passed" if total != 1 else "The public test passed") + \
+                     "; the hidden tests are scored separately."
     else:
         problem = problem or "no answer."
         output = f"{passed} of {total} {what} passed. {problem[0].upper()}{problem[1:]}"

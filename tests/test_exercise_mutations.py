@@ -1,0 +1,643 @@
+"""A mutation test of the exercises: plausible wrong answers must fail the public cases, correct
+answers written differently must pass, and a recognised mistake is named only when it is the cause.
+
+For every exercise of lessons 01-08 the wrong variants are
+
+- generic ones, wrappers around the reference that perturb its output (wrong sign, a factor 2 or
+  1/2, a relative error of 1e-4, float32, an off-by-one slice, an element dropped or repeated,
+  the order reversed, a transpose or swapped axes, an extra or a missing axis, a sum down the
+  batch, rounding/floor, 0/1 as booleans, +-1 on integer outputs, swapped or missing parts of a
+  tuple) or its inputs (an integer argument off by one, a number argument dropped (0) or negated,
+  an input modified in place);
+- hand-written ones for the boundaries each exercise states (the step at z = 0, ties, thresholds
+  met exactly, even kernels, rows of very different scale, extreme logits, ...);
+- its own ``mistakes``.
+
+A generic variant that happens to equal the reference on every public case (e.g. reversing a
+symmetric output) is not a wrong answer and is not counted; every hand-written variant must be
+rejected. ``test_mutation_counts`` prints the counts per lesson (pytest -s).
+"""
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from course_utils import exercises as exercises_module
+from course_utils.checks import _same_output, run_check, to_plain
+from course_utils.exercises import copy_args, errstate_for
+
+LESSONS = [f"{n:02d}" for n in range(1, 9)]
+EXERCISES = {k: e for k, e in exercises_module.all_exercises().items() if k[:2] in LESSONS}
+
+
+def _ref(ex):
+    return ex.reference
+
+
+# ---------------------------------------------------------------------- generic output perturbations
+def _array_perturbations(x):
+    """(name, f) pairs: plausible wrong versions of one output array/number x."""
+    x = np.asarray(x)
+    out = []
+    is_float = np.issubdtype(x.dtype, np.floating)
+    if is_float:
+        out += [("wrong sign", lambda v: -np.asarray(v)),
+                ("a factor 2", lambda v: 2.0 * np.asarray(v)),
+                ("a factor 1/2", lambda v: 0.5 * np.asarray(v)),
+                ("a relative error of 1e-4", lambda v: np.asarray(v) * (1 + 1e-4)),
+                ("float32", lambda v: np.asarray(v).astype(np.float32)),
+                ("rounded to 3 decimals", lambda v: np.round(v, 3)),
+                ("floor", lambda v: np.floor(v))]
+        if x.size and np.all((x == 0) | (x == 1)):
+            out.append(("0/1 as booleans", lambda v: np.asarray(v).astype(bool)))
+    else:
+        out += [("+1", lambda v: np.asarray(v) + 1), ("-1", lambda v: np.asarray(v) - 1)]
+    if x.ndim >= 1 and x.shape[0] > 1:
+        out += [("off by one: last row dropped", lambda v: np.asarray(v)[:-1]),
+                ("off by one: first row dropped", lambda v: np.asarray(v)[1:]),
+                ("order reversed", lambda v: np.asarray(v)[::-1]),
+                ("shifted by one", lambda v: np.roll(v, 1, axis=0)),
+                ("summed down the batch", lambda v: np.asarray(v).sum(axis=0))]
+    if x.ndim >= 2:
+        out += [("transposed", lambda v: np.swapaxes(v, -1, -2)),
+                ("last axis reversed", lambda v: np.asarray(v)[..., ::-1]),
+                ("one value too few on the last axis", lambda v: np.asarray(v)[..., :-1])]
+    out += [("an extra axis", lambda v: np.asarray(v)[..., None])]
+    if x.ndim >= 1 and 1 in x.shape:
+        out.append(("keepdims missing", lambda v: np.squeeze(v)))
+    if x.ndim >= 1:
+        out.append(("the first value only", lambda v: np.asarray(v).ravel()[0]))
+    return out
+
+
+def _output_wrappers(ex, sample):
+    """Wrappers around the reference that perturb its output (per part of a tuple)."""
+    wrappers = []
+    reference = _ref(ex)
+    if isinstance(sample, tuple):
+        n = len(sample)
+        for i, part in enumerate(sample):
+            for name, f in _array_perturbations(part):
+                def w(*a, _i=i, _f=f, **k):
+                    out = list(reference(*a, **k))
+                    out[_i] = _f(out[_i])
+                    return tuple(out)
+                wrappers.append((f"{ex.output_names[i] if i < len(ex.output_names) else i}: {name}", w))
+        for i, j in itertools.combinations(range(n), 2):
+            def w(*a, _i=i, _j=j, **k):
+                out = list(reference(*a, **k))
+                out[_i], out[_j] = out[_j], out[_i]
+                return tuple(out)
+            wrappers.append((f"parts {i} and {j} swapped", w))
+        wrappers.append(("the last part missing", lambda *a, **k: tuple(reference(*a, **k))[:-1]))
+        wrappers.append(("the first part only", lambda *a, **k: tuple(reference(*a, **k))[0]))
+    else:
+        for name, f in _array_perturbations(sample):
+            wrappers.append((name, lambda *a, _f=f, **k: _f(reference(*a, **k))))
+    return wrappers
+
+
+def _input_wrappers(ex, case):
+    """Wrappers that call the reference with one input perturbed, or that change an input in place."""
+    reference = _ref(ex)
+    wrappers = []
+    for i, arg in enumerate(case.args):
+        if isinstance(arg, (bool, np.bool_, str)):
+            continue
+        if isinstance(arg, (int, np.integer)):
+            for d in (1, -1):
+                def w(*a, _i=i, _d=d, **k):
+                    a = list(a)
+                    a[_i] = a[_i] + _d
+                    return reference(*a, **k)
+                wrappers.append((f"argument {i} off by {d:+d}", w))
+        elif isinstance(arg, (float, np.floating)):
+            for name, f in (("dropped (0)", lambda v: 0.0), ("negated", lambda v: -v)):
+                def w(*a, _i=i, _f=f, **k):
+                    a = list(a)
+                    a[_i] = _f(a[_i])
+                    return reference(*a, **k)
+                wrappers.append((f"argument {i} {name}", w))
+        elif isinstance(arg, np.ndarray) and np.issubdtype(arg.dtype, np.floating) and arg.size:
+            def w(*a, _i=i, **k):
+                out = reference(*a, **k)
+                a[_i][...] = a[_i] * 2 + 1          # the learner's function changed its input in place
+                return out
+            wrappers.append((f"argument {i} changed in place", w))
+    return wrappers
+
+
+# ---------------------------------------------------------------------- hand-written wrong variants
+def _sig(z):
+    return 1 / (1 + np.exp(-np.asarray(z, dtype=float)))
+
+
+def _softmax_global(z):
+    e = np.exp(z - np.max(z))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_naive(z):
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _early_ties_improve(val_losses, patience):
+    best, wait = np.inf, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss <= best:
+            best, wait = loss, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch
+    return len(val_losses) - 1
+
+
+def _pad_centered(n, k, s):
+    total = max((-(-n // s) - 1) * s + k - n, 0)
+    return total - total // 2, total // 2
+
+
+def _conv_symmetric_pad(x, kernel, bias, stride, padding):
+    from course_utils.exercises.lesson_06_cnn import _conv_loops
+    if padding == "valid":
+        pads = ((0, 0), (0, 0))
+    else:
+        pads = ((kernel.shape[0] // 2, kernel.shape[0] // 2), (kernel.shape[1] // 2, kernel.shape[1] // 2))
+    z = _conv_loops(x, kernel, bias, stride, pads)
+    n_out = [-(-x.shape[1] // stride), -(-x.shape[2] // stride)] if padding == "same" else None
+    return z[:, :n_out[0], :n_out[1]] if n_out else z
+
+
+def _sample_left(logits, temperature, u):
+    p = np.exp(logits / temperature - np.max(logits / temperature))
+    p /= p.sum()
+    return min(int(np.searchsorted(np.cumsum(p), u, side="left")), len(p) - 1)
+
+
+def _coverage_strict(samples, centers, radius, min_share):
+    from course_utils import gan
+    return int(np.sum(gan.mode_counts(samples, centers, radius) > min_share * len(samples) / len(centers)))
+
+
+def _coverage_any_centre(samples, centers, radius, min_share):
+    d = np.sqrt(((samples[:, None, :] - centers[None]) ** 2).sum(-1))
+    counts = (d <= radius).sum(axis=0)
+    return int(np.sum(counts >= min_share * len(samples) / len(centers)))
+
+
+def _pool_backward_last_max(x, dout, pool_size, stride):
+    dx = np.zeros_like(x)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[3]):
+            for p in range(dout.shape[1]):
+                for q in range(dout.shape[2]):
+                    window = x[n, p * stride:p * stride + pool_size, q * stride:q * stride + pool_size, c]
+                    flat = window.ravel()
+                    k = len(flat) - 1 - int(np.argmax(flat[::-1]))
+                    i, j = divmod(k, window.shape[1])
+                    dx[n, p * stride + i, q * stride + j, c] += dout[n, p, q, c]
+    return dx
+
+
+def _softplus_naive(x):
+    return np.log(1 + np.exp(x))
+
+
+def _clipped_sig(s):
+    return np.clip(_sig(s), 1e-7, 1 - 1e-7)
+
+
+HAND_WRONG = {
+    "01_neuron.sigmoid": {
+        "the textbook formula (overflows)": lambda z: _sig(z),
+        "np.where with both branches computed (overflows)":
+            lambda z: np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z))),
+    },
+    "01_neuron.sigmoid_derivative": {
+        "exp(-z) / (1 + exp(-z))**2 (overflows)": lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2,
+        "the textbook sigmoid inside": lambda z: _sig(z) * (1 - _sig(z)),
+    },
+    "01_neuron.relu": {
+        "z where z > 0, else z / 100 (leaky)": lambda z: np.where(z > 0, z, 0.01 * z),
+        "np.clip(z, 0, 1)": lambda z: np.clip(z, 0, 1),
+    },
+    "01_neuron.neuron_forward": {
+        "the step with > (H(0) = 0)": lambda x, w, b, a: ((x @ w + b > 0).astype(float) if a == "step"
+                                                          else _REF["01_neuron.neuron_forward"](x, w, b, a)),
+        "tanh for sigmoid": lambda x, w, b, a: (np.tanh(x @ w + b) if a == "sigmoid"
+                                                else _REF["01_neuron.neuron_forward"](x, w, b, a)),
+    },
+    "02_perceptron.perceptron_predict": {
+        "the step with >": lambda X, w, b: (X @ w + b > 0).astype(float),
+        "booleans": lambda X, w, b: X @ w + b >= 0,
+    },
+    "02_perceptron.perceptron_update": {
+        "the step with >": lambda w, b, x, y, lr: (w + lr * (y - float(x @ w + b > 0)) * x, b + lr * (y - float(x @ w + b > 0))),
+        "always updates by y": lambda w, b, x, y, lr: (w + lr * y * x, b + lr * y),
+    },
+    "02_perceptron.train_perceptron": {
+        "examples visited in reverse order": lambda X, y, lr, e: _REF["02_perceptron.train_perceptron"](X[::-1], y[::-1], lr, e),
+        "the step with >": lambda X, y, lr, e: _train_strict(X, y, lr, e),
+    },
+    "03_logistic_regression.bce_loss": {
+        "clipped to 1e-15": lambda y, p: -np.mean(y * np.log(np.clip(p, 1e-15, 1 - 1e-15))
+                                                  + (1 - y) * np.log(np.clip(1 - p, 1e-15, 1))),
+        "p clipped from below only": lambda y, p: -np.mean(y * np.log(np.clip(p, 1e-7, None))
+                                                           + (1 - y) * np.log(1 - np.clip(p, 1e-7, None))),
+    },
+    "04_mlp_backprop.softmax": {
+        "one global max (rows of different scale underflow)": _softmax_global,
+        "no max-shift (overflows)": _softmax_naive,
+        "the max of axis 0": lambda z: np.exp(z - z.max(axis=0)) / np.exp(z - z.max(axis=0)).sum(axis=-1, keepdims=True),
+    },
+    "04_mlp_backprop.mlp_forward": {
+        "sigmoid instead of relu": lambda x, W1, b1, W2, b2: _REF["04_mlp_backprop.softmax"](_sig(x @ W1 + b1) @ W2 + b2),
+    },
+    "05_training.dropout_forward": {
+        "kept where u > rate": lambda x, rate, u: x * (u > rate) / (1 - rate),
+        "kept where u >= rate, scaled by 1 / rate": lambda x, rate, u: x * (u >= rate) / max(rate, 1e-12),
+    },
+    "05_training.early_stopping_epoch": {
+        "a tie counts as an improvement (<=)": _early_ties_improve,
+    },
+    "06_cnn.same_padding": {
+        "the extra zero before (centred the other way)": _pad_centered,
+        "k // 2 on both sides": lambda n, k, s: (k // 2, k // 2),
+        "(k - 1) // 2 before, k // 2 after, whatever the stride": lambda n, k, s: ((k - 1) // 2, k // 2),
+    },
+    "06_cnn.output_size": {
+        "'same' as n // s + 1": lambda n, k, s, p: n // s + 1 if p == "same" else (n - k) // s + 1,
+        "'valid' as ceil((n - k) / s) + 1": lambda n, k, s, p: -(-n // s) if p == "same" else -(-(n - k) // s) + 1,
+    },
+    "06_cnn.conv2d_forward": {
+        "k // 2 zeros on every side (wrong for even kernels)": _conv_symmetric_pad,
+    },
+    "06_cnn.max_pool2d_backward": {
+        "ties: the last max gets the gradient": _pool_backward_last_max,
+    },
+    "07_rnn.sample_with_temperature": {
+        "cumsum >= u (np.searchsorted side='left')": _sample_left,
+    },
+    "08_gan.discriminator_loss": {
+        "log of a clipped sigmoid": lambda r, f: float(-np.mean(np.concatenate([np.log(_clipped_sig(r)),
+                                                                                 np.log(1 - _clipped_sig(f))]))),
+        "log(1 + exp(...)) (overflows)": lambda r, f: float(np.mean(np.concatenate([_softplus_naive(-r), _softplus_naive(f)]))),
+    },
+    "08_gan.generator_loss_nonsaturating": {
+        "log of a clipped sigmoid": lambda s: float(-np.mean(np.log(_clipped_sig(s)))),
+        "log(1 + exp(-s)) (overflows)": lambda s: float(np.mean(_softplus_naive(-s))),
+        "-log of the textbook sigmoid": lambda s: float(-np.mean(np.log(_sig(s)))),
+    },
+    "08_gan.generator_loss_minimax": {
+        "log of a clipped sigmoid": lambda s: float(np.mean(np.log(1 - _clipped_sig(s)))),
+        "-log(1 + exp(s)) (overflows)": lambda s: float(-np.mean(_softplus_naive(s))),
+        "log(1 - textbook sigmoid)": lambda s: float(np.mean(np.log(1 - _sig(s)))),
+    },
+    "08_gan.mode_coverage": {
+        "a count must exceed the threshold (>)": _coverage_strict,
+        "a sample counts for every centre within the radius": _coverage_any_centre,
+    },
+}
+
+
+def _train_strict(X, y, lr, epochs):
+    w, b, errors = np.zeros(X.shape[1]), 0.0, []
+    for _ in range(epochs):
+        n = 0
+        for x_i, y_i in zip(X, y):
+            y_hat = float(x_i @ w + b > 0)
+            n += int(y_hat != y_i)
+            w, b = w + lr * (y_i - y_hat) * x_i, b + lr * (y_i - y_hat)
+        errors.append(n)
+    return w, b, np.array(errors)
+
+
+_REF = {k: e.reference for k, e in EXERCISES.items()}
+
+
+# ---------------------------------------------------------------------- correct alternatives
+def _as_list(f):
+    return lambda *a, **k: list(f(*a, **k)) if isinstance(f(*a, **k), tuple) else f(*a, **k)
+
+
+def _early_loop(val_losses, patience):
+    best, wait = np.inf, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best:
+            best, wait = loss, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch
+    return len(val_losses) - 1
+
+
+def _softmax_loops(z):
+    out = np.empty_like(z, dtype=float)
+    for idx in np.ndindex(z.shape[:-1]):
+        row = z[idx] - max(z[idx])
+        e = np.exp(row)
+        out[idx] = e / e.sum()
+    return out
+
+
+def _sigmoid_expit(z):
+    from scipy.special import expit
+    return expit(np.asarray(z, dtype=float))
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+CORRECT = {
+    "01_neuron.weighted_sum": {"einsum": lambda x, w, b: np.einsum("...d,d->...", x, w) + b,
+                               "a loop over features": lambda x, w, b: sum(x[..., i] * w[i] for i in range(len(w))) + b},
+    "01_neuron.sigmoid": {"scipy's expit": _sigmoid_expit,
+                          "tanh form": lambda z: 0.5 * (1 + np.tanh(0.5 * np.asarray(z, dtype=float)))},
+    "01_neuron.relu": {"np.where": lambda z: np.where(z > 0, z, 0.0), "z * (z > 0)": lambda z: z * (z > 0)},
+    "02_perceptron.perceptron_predict": {"np.where": lambda X, w, b: np.where(X @ w + b >= 0, 1.0, 0.0),
+                                         "ints": lambda X, w, b: (X @ w + b >= 0).astype(int)},
+    "02_perceptron.perceptron_update": {"a list": lambda w, b, x, y, lr: list(_REF["02_perceptron.perceptron_update"](w, b, x, y, lr))},
+    "03_logistic_regression.bce_gradient": {"einsum": lambda X, y, w, b: (np.einsum("nd,n->d", X, _sig(X @ w + b) - y) / len(y),
+                                                                         np.mean(_sig(X @ w + b) - y))},
+    "04_mlp_backprop.softmax": {"loops over rows": _softmax_loops},
+    "04_mlp_backprop.dense_backward": {"einsum": lambda x, W, d: (np.einsum("nh,dh->nd", d, W), np.einsum("nd,nh->dh", x, d),
+                                                                  np.einsum("nh->h", d)),
+                                       "a list": lambda x, W, d: [d @ W.T, x.T @ d, d.sum(axis=0)]},
+    "05_training.early_stopping_epoch": {"a loop": _early_loop},
+    "05_training.adam_update": {"the paper's form (eps scaled to Keras's)": lambda w, g, m, v, t, lr, b1, b2, eps: (
+        lambda m2, v2: (w - lr * (m2 / (1 - b1 ** t)) / (np.sqrt(v2 / (1 - b2 ** t)) + eps / np.sqrt(1 - b2 ** t)), m2, v2))(
+        b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g)},
+    "05_training.dropout_forward": {"np.where": lambda x, rate, u: np.where(u >= rate, x / (1 - rate), 0.0)},
+    "06_cnn.correlate2d": {"loops": lambda image, kernel: _loops_correlate(image, kernel)},
+    "06_cnn.same_padding": {"a list": lambda n, k, s: list(_REF["06_cnn.same_padding"](n, k, s)),
+                            "numpy ints": lambda n, k, s: tuple(np.int64(v) for v in _REF["06_cnn.same_padding"](n, k, s))},
+    "06_cnn.output_size": {"math.ceil / math.floor": lambda n, k, s, p: (__import__("math").ceil(n / s) if p == "same"
+                                                                         else __import__("math").floor((n - k) / s) + 1)},
+    "07_rnn.rnn_step": {"einsum": lambda x, h, Wx, Wh, b: np.tanh(np.einsum("nf,fu->nu", x, Wx) + np.einsum("nv,vu->nu", h, Wh) + b)},
+    "07_rnn.sample_with_temperature": {"a loop over the cumulative sum": lambda logits, T, u: _sample_loop(logits, T, u)},
+    "08_gan.discriminator_loss": {"softplus": lambda r, f: np.mean(np.concatenate([_softplus(-r), _softplus(f)]))},
+    "08_gan.generator_loss_minimax": {"-softplus": lambda s: -np.mean(_softplus(s))},
+    "08_gan.mode_coverage": {"loops": lambda samples, centers, radius, min_share: _coverage_loops(samples, centers, radius, min_share)},
+}
+
+
+def _loops_correlate(image, kernel):
+    kh, kw = kernel.shape
+    return np.array([[np.sum(image[p:p + kh, q:q + kw] * kernel) for q in range(image.shape[1] - kw + 1)]
+                     for p in range(image.shape[0] - kh + 1)])
+
+
+def _sample_loop(logits, T, u):
+    z = np.asarray(logits, dtype=float) / T
+    e = np.exp(z - z.max())
+    p = e / e.sum()
+    total = 0.0
+    for k, pk in enumerate(p):
+        total += pk
+        if total > u:
+            return k
+    return len(p) - 1
+
+
+def _coverage_loops(samples, centers, radius, min_share):
+    counts = [0] * len(centers)
+    for s in samples:
+        d = [float(np.hypot(*(s - c))) for c in centers]
+        k = int(np.argmin(d))
+        if d[k] <= radius:
+            counts[k] += 1
+    return sum(c >= min_share * len(samples) / len(centers) for c in counts)
+
+
+# ---------------------------------------------------------------------- helpers
+def _equals_reference_everywhere(ex, f):
+    """True when f gives the reference's output on every public case (then it is not wrong here)."""
+    for case in ex.public_cases():
+        try:
+            with np.errstate(all="ignore"), errstate_for(case):
+                a = copy_args(case.args)
+                got = to_plain(f(*a))
+                changed = any(isinstance(o, np.ndarray) and not np.array_equal(o, p)
+                              for o, p in zip(case.args, a))
+        except Exception:
+            return False
+        if changed or not _same_output(to_plain(ex.expected(case)), got, ex.rtol, ex.atol) \
+                or _dtype_differs(to_plain(ex.expected(case)), got):
+            return False
+    return True
+
+
+def _dtype_differs(e, g):
+    if isinstance(e, tuple):
+        return not isinstance(g, tuple) or any(_dtype_differs(a, b) for a, b in zip(e, g))
+    e, g = np.asarray(e), np.asarray(g)
+    return (g.dtype == bool and e.dtype != bool) or (np.issubdtype(g.dtype, np.floating) and g.dtype.itemsize < 8)
+
+
+def _rejected(key, f):
+    return not run_check(key, f).ok
+
+
+def _generic_variants(ex):
+    cases = ex.public_cases()
+    sample = to_plain(ex.expected(cases[0]))
+    variants = _output_wrappers(ex, sample)
+    seen = set()
+    for case in cases:
+        for name, w in _input_wrappers(ex, case):
+            if name not in seen:
+                seen.add(name)
+                variants.append((name, w))
+    return variants
+
+
+FUNCTION_KEYS = sorted(k for k, e in EXERCISES.items() if e.kind == "function")
+
+
+def test_every_lesson_has_exercises():
+    assert {k[:2] for k in EXERCISES} == set(LESSONS)
+
+
+@pytest.mark.parametrize("key", FUNCTION_KEYS)
+def test_generic_wrong_variants_are_rejected(key):
+    ex = EXERCISES[key]
+    accepted = []
+    for name, variant in _generic_variants(ex):
+        if _equals_reference_everywhere(ex, variant):
+            continue     # not a wrong answer on these inputs (e.g. reversing a symmetric output)
+        if not _rejected(key, variant):
+            accepted.append(name)
+    assert not accepted, f"{key}: the public cases accept the wrong variants {accepted}"
+
+
+@pytest.mark.parametrize("key", sorted(HAND_WRONG))
+def test_hand_written_wrong_variants_are_rejected(key):
+    for name, variant in HAND_WRONG[key].items():
+        assert not _equals_reference_everywhere(EXERCISES[key], variant), f"{key}: {name!r} equals the reference"
+        assert _rejected(key, variant), f"{key}: the public cases accept {name!r}"
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_recognised_mistake_is_rejected_and_named(key):
+    """Each recognised mistake fails the public cases, and check() names it (the real cause) -
+    unless another recognised mistake gives the very same outputs on every case."""
+    ex = EXERCISES[key]
+    for sentence, wrong in ex.mistakes.items():
+        f = wrong if ex.kind == "function" else (lambda: wrong)
+        answer = f if ex.kind == "function" else (wrong() if callable(wrong) else wrong)
+        result = run_check(key, answer)
+        assert not result.ok, f"{key}: the mistake {sentence!r} passes"
+        message = result.message()
+        if "overflowed" in message or "not finite" in message:
+            continue     # a strict-fp case stopped it first: the overflow hint is the cause there
+        assert "Likely mistake" in message and sentence in message, f"{key}: {sentence!r} not named:\n{message}"
+
+
+@pytest.mark.parametrize("key", FUNCTION_KEYS)
+def test_no_mistake_is_named_for_a_correct_answer_in_another_dtype(key):
+    """A correct answer returned as float32 (or, where the outputs are 0/1, as booleans) is told
+    about its dtype only."""
+    ex = EXERCISES[key]
+    outputs = [to_plain(ex.expected(c)) for c in ex.public_cases()]
+    flat = [np.asarray(p) for o in outputs for p in (o if isinstance(o, tuple) else (o,))]
+    casts = [lambda v: np.asarray(v).astype(np.float32)]
+    if all(np.all((f == 0) | (f == 1)) for f in flat):
+        casts.append(lambda v: np.asarray(v).astype(bool))
+    for cast in casts:
+        def answer(*a, _cast=cast, **k):
+            out = ex.reference(*a, **k)
+            return tuple(_cast(o) for o in out) if isinstance(out, tuple) else _cast(out)
+        message = run_check(key, answer).message()
+        assert "Likely mistake" not in message, f"{key}: {message}"
+
+
+@pytest.mark.parametrize("key", sorted(CORRECT))
+def test_correct_alternatives_are_accepted(key):
+    for name, f in CORRECT[key].items():
+        result = run_check(key, f)
+        assert result.ok, f"{key}: the correct {name!r} is rejected:\n{result.message()}"
+
+
+@pytest.mark.parametrize("key", FUNCTION_KEYS)
+def test_generic_correct_alternatives_are_accepted(key):
+    """Lists for tuples, Python floats for 0-d arrays, a Fortran-ordered copy: all accepted."""
+    ex = EXERCISES[key]
+
+    def as_list(*a, **k):
+        out = ex.reference(*a, **k)
+        return list(out) if isinstance(out, tuple) else out
+
+    def pythonic(*a, **k):
+        out = ex.reference(*a, **k)
+        conv = (lambda v: v.item() if isinstance(v, np.ndarray) and v.ndim == 0
+                else (np.asfortranarray(v) if isinstance(v, np.ndarray) else v))
+        return tuple(conv(o) for o in out) if isinstance(out, tuple) else conv(out)
+
+    for f in (as_list, pythonic):
+        result = run_check(key, f)
+        assert result.ok, result.message()
+
+
+def test_mutation_counts(capsys):
+    """The counts per lesson (run with -s to see them): wrong variants rejected / total, correct
+    alternatives accepted / total."""
+    counts = defaultdict(lambda: [0, 0, 0, 0])
+    for key, ex in sorted(EXERCISES.items()):
+        lesson = key[:2]
+        variants = (_generic_variants(ex) if ex.kind == "function" else []) + list(HAND_WRONG.get(key, {}).items())
+        variants += [(s, w) for s, w in ex.mistakes.items()] if ex.kind == "function" else []
+        for name, f in variants:
+            if _equals_reference_everywhere(ex, f):
+                continue
+            counts[lesson][1] += 1
+            counts[lesson][0] += _rejected(key, f)
+        for name, f in CORRECT.get(key, {}).items():
+            counts[lesson][3] += 1
+            counts[lesson][2] += run_check(key, f).ok
+    with capsys.disabled():
+        print("\nlesson: wrong variants rejected / total; correct alternatives accepted / total")
+        for lesson in sorted(counts):
+            r, t, a, c = counts[lesson]
+            print(f"  {lesson}: {r}/{t}; {a}/{c}")
+    for lesson, (r, t, a, c) in counts.items():
+        assert r == t and a == c, (lesson, r, t, a, c)
+
+
+# ---------------------------------------------------------------------- hints that are the cause
+def _message(key, f):
+    result = run_check(key, f)
+    assert not result.ok
+    return result.message()
+
+
+def test_success_says_public_tests():
+    assert run_check("01_neuron.relu", EXERCISES["01_neuron.relu"].reference).message() == \
+        "\u2714 01_neuron.relu: all 2 public tests passed."
+
+
+def test_each_part_of_a_tuple_of_numbers_is_named():
+    ref = EXERCISES["06_cnn.same_padding"].reference
+    message = _message("06_cnn.same_padding", lambda n, k, s: (ref(n, k, s)[0], ref(n, k, s)[1] + 1))
+    assert "- pad_after is wrong" in message and "pad_before" not in message.split("\n")[1]
+
+
+def test_a_mistake_is_named_only_when_it_explains_every_case():
+    calls = []
+
+    def answer(x, w, b):                        # the bias is missing on the first case only
+        calls.append(1)
+        return x @ w if len(calls) == 1 else x @ w + 2 * b
+    message = _message("01_neuron.weighted_sum", answer)
+    assert "Likely mistake" not in message
+    assert "Likely mistake: the bias b is missing" in _message("01_neuron.weighted_sum", lambda x, w, b: x @ w)
+
+
+def test_booleans_are_told_their_dtype_not_a_mistake():
+    message = _message("02_perceptron.perceptron_predict", lambda X, w, b: X @ w + b >= 0)
+    assert "boolean" in message and "Likely mistake" not in message
+
+
+def test_float32_policy_is_one_message_everywhere():
+    for key in ("01_neuron.sigmoid", "04_mlp_backprop.softmax", "08_gan.generator_loss_gradients"):
+        ref = EXERCISES[key].reference
+        message = _message(key, lambda *a, _r=ref: tuple(np.float32(o) for o in _r(*a)) if isinstance(_r(*a), tuple)
+                           else np.asarray(_r(*a), dtype=np.float32))
+        assert "is float32; compute in float64" in message, message
+
+
+@pytest.mark.parametrize("got_shape, hint", [
+    ((3, 4, 2), "axes are in another order"),
+    ((2, 3), "Axis 2 (of length 4) is missing"),
+    ((2, 3, 3), "Axis 2 has length 3 instead of 4: off by one"),
+    ((2, 3, 4, 1), "extra axis 3 of length 1"),
+])
+def test_the_shape_hint_fits_the_shapes(got_shape, hint):
+    from course_utils.checks import compare_arrays
+    expected = np.arange(24.0).reshape(2, 3, 4)
+    got = np.transpose(expected, (1, 2, 0)) if got_shape == (3, 4, 2) else np.ones(got_shape)
+    message = compare_arrays(expected, got)
+    assert hint in message, message
+    assert "which axis you sum over" not in message
+
+
+def test_values_that_print_alike_show_more_digits_and_the_difference():
+    from course_utils.checks import compare_arrays
+    message = compare_arrays(np.float64(0.041326), np.float64(0.0413261))
+    assert "expected 0.041326, got 0.0413261 (a difference of" in message, message
+    assert compare_arrays(np.float64(0.5), np.float64(0.25)) == "the output is wrong: expected 0.5, got 0.25."
+
+
+def test_stability_hints_name_the_fix_for_the_formula():
+    minimax = _message("08_gan.generator_loss_minimax", lambda s: float(np.mean(np.log(1 - 1 / (1 + np.exp(-s))))))
+    assert "np.logaddexp(0, s)" in minimax and "subtract the max" not in minimax
+    softmax = _message("04_mlp_backprop.softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True))
+    assert "each row's own max" in softmax and "np.errstate" in softmax
+    sigmoid = _message("01_neuron.sigmoid", lambda z: 1 / (1 + np.exp(-z)))
+    assert "overflowed" in sigmoid and "np.exp(-np.abs(z))" in sigmoid
