@@ -30,7 +30,8 @@ from course_utils.checks import _same_output, run_check, to_plain
 from course_utils.exercises import copy_args, errstate_for
 
 LESSONS = [f"{n:02d}" for n in range(1, 9)]
-EXERCISES = {k: e for k, e in exercises_module.all_exercises().items() if k[:2] in LESSONS}
+EXERCISES = {e.key: e for lesson in exercises_module.lessons() if lesson[:2] in LESSONS
+             for e in exercises_module.load_lesson(lesson)}
 
 
 def _ref(ex):
