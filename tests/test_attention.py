@@ -306,15 +306,24 @@ def test_finite_differences_with_dropout(rng):
 
 
 # ------------------------------------------------------------------ regularizers
-def test_regularization_loss_as_keras(rng):
+@pytest.fixture
+def floatx_float64():
+    """Keras 3.13 computes a float64 layer's penalties only with floatx float64."""
+    old = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx(old)
+
+
+def test_regularization_loss_as_keras(rng, floatx_float64):
     keras_layer = keras.layers.MultiHeadAttention(2, 3, kernel_regularizer=keras.regularizers.L2(0.01),
-                                                  bias_regularizer=keras.regularizers.L1(0.02),
+                                                  bias_regularizer=keras.regularizers.L1L2(l1=0.02),
                                                   bias_initializer="random_normal", dtype="float64")
     keras_layer.build((None, 4, 5), (None, 3, 6))
     twin = nn.from_keras(keras_layer)
     keras_loss = float(sum(np.asarray(loss) for loss in keras_layer.losses))
     assert len(keras_layer.losses) == 8
-    assert rel_error(twin.regularization_loss(), keras_loss) <= 1e-6  # Keras rounds the factors to float32
+    assert rel_error(twin.regularization_loss(), keras_loss) <= 1e-12  # the factors as the installed Keras holds them
 
 
 # ------------------------------------------------------------------ bad input

@@ -44,12 +44,17 @@ def _keras_penalty(layer):
 
 @pytest.mark.parametrize("regularizer", [nn.L2(0.01), nn.L1(0.003), nn.L1L2(l1=0.001, l2=0.07)])
 def test_penalty_follows_the_installed_keras_to_the_last_digit(regularizer, rng, floatx_float64, monkeypatch):
+    if type(regularizer) is nn.L1 and not regularizers.keras_l1_computes_float64():
+        pytest.skip("Keras 3.13's L1 cannot penalise float64 weights (its float32 factor times float64 "
+                    "weights is refused by TensorFlow); L1L2(l1=...) can")
     layer = nn.Dense(5, kernel_regularizer=regularizer, bias_regularizer=regularizer, dtype="float64")
     layer.build((None, 4))
     layer.set_weights([rng.normal(size=(4, 5)), rng.normal(size=5)])
     keras_layer = nn.to_keras(layer)
     theirs = _keras_penalty(keras_layer)
     assert abs(layer.regularization_loss() - theirs) <= 1e-15 * abs(theirs)
+    if type(regularizer) is nn.L1:
+        return   # L1's factor is float32 in every Keras version
     # the other version's rule is off by ~1e-8 relative: the test tells the two apart
     rounds = regularizers.keras_rounds_factors_to_float32()
     monkeypatch.setattr(regularizers, "keras_rounds_factors_to_float32", lambda: not rounds)

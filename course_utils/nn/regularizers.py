@@ -10,26 +10,39 @@ from functools import lru_cache
 import numpy as np
 
 
-@lru_cache(maxsize=None)
-def keras_rounds_factors_to_float32():
-    """Whether the installed Keras rounds the L1/L2 factors through float32 (0.01 -> 0.0099999998).
-
-    Keras 3.13 multiplies by the Python float (float64 in a float64 model); from 3.14 on it casts
-    the factor to a float32 tensor first. The NumPy penalties follow the installed version, so that
-    float64 training with a penalty agrees with Keras to the last digits on either. Without Keras
-    installed, the newest behaviour.
-    """
+def keras_version():
+    """(major, minor) of the installed Keras, or None without one."""
     from importlib import metadata
     try:
-        version = metadata.version("keras")
+        return tuple(int(part) for part in metadata.version("keras").split(".")[:2])
     except metadata.PackageNotFoundError:
-        return True
-    major, minor = (int(part) for part in version.split(".")[:2])
-    return (major, minor) >= (3, 14)
+        return None
 
 
-def _factor(value):
-    return float(np.float32(value)) if keras_rounds_factors_to_float32() else float(value)
+def keras_l1_computes_float64():
+    """Whether the installed Keras's ``L1`` can penalise float64 weights: Keras 3.13 keeps its factor
+    as a float32 tensor and multiplies it by the weights, which TensorFlow refuses for float64."""
+    version = keras_version()
+    return version is None or version >= (3, 14)
+
+
+@lru_cache(maxsize=None)
+def keras_rounds_factors_to_float32():
+    """Whether the installed Keras rounds the ``L2`` / ``L1L2`` factors through float32
+    (0.01 -> 0.0099999998).
+
+    Keras 3.13 multiplies by the Python float (float64 in a float64 model); from 3.14 on it casts
+    the factor to a float32 tensor first. (``L1`` holds its factor as a float32 tensor in every
+    version.) The NumPy penalties follow the installed version, so that float64 training with a
+    penalty agrees with Keras to the last digits on either. Without Keras installed, the newest
+    behaviour.
+    """
+    version = keras_version()
+    return version is None or version >= (3, 14)
+
+
+def _factor(value, always_float32=False):
+    return float(np.float32(value)) if always_float32 or keras_rounds_factors_to_float32() else float(value)
 
 
 class Regularizer:
@@ -51,12 +64,16 @@ class L1L2(Regularizer):
         self.l2 = float(l2)
 
     # The factors as the installed Keras holds them (see keras_rounds_factors_to_float32).
+    def _factors(self):
+        l1_always_float32 = type(self) is L1   # keras.regularizers.L1 stores a float32 tensor
+        return _factor(self.l1, l1_always_float32), _factor(self.l2)
+
     def __call__(self, w):
-        l1, l2 = _factor(self.l1), _factor(self.l2)
+        l1, l2 = self._factors()
         return l1 * np.sum(np.abs(w)) + l2 * np.sum(np.square(w))
 
     def gradient(self, w):
-        l1, l2 = _factor(self.l1), _factor(self.l2)
+        l1, l2 = self._factors()
         return l1 * np.sign(w) + 2.0 * l2 * w
 
     def get_config(self):
