@@ -75,6 +75,11 @@ def fail(message):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from .kernel import require_supported_jupyter_client
+    try:
+        require_supported_jupyter_client()
+    except GradingSetupError as exc:
+        return fail(str(exc))
     submissions = Path(args.submissions)
     if not submissions.is_dir():
         what = "is a file, not a folder" if submissions.exists() else "does not exist"
