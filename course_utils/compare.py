@@ -235,7 +235,7 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
                                  "not depend on x through TensorFlow's tape), but the NumPy layer returned "
                                  "dx; they cannot be compared.")
         if isinstance(x, list):
-            rows += [Row(f"dx[{i}]", np.asarray(d), kd) for i, (d, kd) in enumerate(zip(dx, k_dx))]
+            rows += [Row(f"dx[{i}]", np.asarray(d), kd) for i, (d, kd) in enumerate(zip(dx, k_dx)) if d is not None]
         else:
             rows.append(Row("dx", np.asarray(dx), k_dx))
     if states is not None:
