@@ -17,7 +17,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np
 
-from timing import median_time
+from timing import cpu_line, print_ratio, time_numpy_vs_keras
 
 
 def main(argv=None):
@@ -26,8 +26,6 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--causal", action="store_true", help="use_causal_mask=True on both sides")
     args = parser.parse_args(argv)
-
-    import tensorflow as tf
 
     import course_utils.nn as nn
 
@@ -39,46 +37,20 @@ def main(argv=None):
     layer = nn.MultiHeadAttention(heads, key_dim, dtype="float32")
     layer.build(x.shape, x.shape)
     keras_layer = nn.to_keras(layer, dtype="float32")
-    x_t, dout_t = tf.constant(x), tf.constant(dout)
 
     def numpy_step():
         layer.forward(x, x, use_causal_mask=args.causal)
         dquery, dvalue = layer.backward(dout)
         return dquery + dvalue  # x feeds both arguments
 
-    @tf.function
-    def keras_step(x_t, dout_t):
-        with tf.GradientTape() as tape:
-            tape.watch(x_t)
-            out = keras_layer(x_t, x_t, use_causal_mask=args.causal)
-            loss = tf.reduce_sum(out * dout_t)
-        return [out] + tape.gradient(loss, [x_t] + keras_layer.trainable_weights)
-
-    def keras_run():
-        keras_step(x_t, dout_t)[1].numpy()  # wait for the result
-
-    # the two compute the same numbers (float32 tolerance)
-    numpy_dx = numpy_step()
-    assert numpy_dx.dtype == np.float32
-    keras_dx = keras_step(x_t, dout_t)[1].numpy()
-    assert np.allclose(numpy_dx, keras_dx, rtol=1e-3, atol=1e-4), "NumPy and Keras disagree"
-
-    t_numpy = median_time(numpy_step, args.repeats, warmup=5)
-    t_keras = median_time(keras_run, args.repeats, warmup=5)
-    ratio = t_numpy / t_keras
-    try:
-        from threadpoolctl import threadpool_info
-        blas = ", ".join(f"{i['internal_api']} {i['num_threads']} thread(s)" for i in threadpool_info()
-                         if i["user_api"] == "blas")
-    except ImportError:  # pragma: no cover
-        blas = "unknown"
+    assert numpy_step().dtype == np.float32
+    # the two compute the same numbers (float32 tolerance), then each is timed
+    t_numpy, t_keras = time_numpy_vs_keras(
+        numpy_step, keras_layer, x, dout, args.repeats, rtol=1e-3,
+        call=lambda x_t: keras_layer(x_t, x_t, use_causal_mask=args.causal))
     print(f"MultiHeadAttention({heads} heads, key_dim {key_dim}) self-attention{' (causal)' if args.causal else ''} "
-          f"forward+backward, batch ({args.batch}, {seq}, {dim}) float32, CPU "
-          f"({os.cpu_count()} cores; NumPy BLAS: {blas}), median of {args.repeats}")
-    print(f"  NumPy : {t_numpy * 1e3:8.3f} ms")
-    print(f"  Keras : {t_keras * 1e3:8.3f} ms  (tf.function + GradientTape)")
-    print(f"  ratio NumPy/Keras: {ratio:.2f}x  (goal <= 2x)")
-    return ratio
+          f"forward+backward, batch ({args.batch}, {seq}, {dim}) float32, {cpu_line()}, median of {args.repeats}")
+    return print_ratio(t_numpy, t_keras, goal=2)
 
 
 if __name__ == "__main__":

@@ -18,29 +18,12 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np
 
-from timing import median_time
+from timing import cpu_line, time_numpy_vs_keras
 
 SHAPES = [(256, 256), (64, 16, 16, 32)]
 
 
-def compiled_keras_training_step(keras_layer):
-    """Like timing.compiled_keras_step, with training=True (batch statistics, moving-average update)."""
-    import tensorflow as tf
-
-    @tf.function
-    def step(x, dout):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            out = keras_layer(x, training=True)
-            loss = tf.reduce_sum(out * dout)
-        return [out] + tape.gradient(loss, [x] + keras_layer.trainable_weights)
-
-    return step
-
-
 def bench(shape, repeats):
-    import tensorflow as tf
-
     import course_utils.nn as nn
 
     rng = np.random.default_rng(0)
@@ -49,39 +32,23 @@ def bench(shape, repeats):
     layer = nn.BatchNormalization(dtype="float32")
     layer.build(x.shape)
     keras_layer = nn.to_keras(layer, dtype="float32")
-    x_t, dout_t = tf.constant(x), tf.constant(dout)
 
     def numpy_step():
         layer.forward(x, training=True)
         return layer.backward(dout)
 
-    keras_step = compiled_keras_training_step(keras_layer)
-
-    def keras_run():
-        keras_step(x_t, dout_t)[1].numpy()  # wait for the result
-
-    # the two compute the same numbers (float32 tolerance)
-    numpy_dx = numpy_step()
-    keras_dx = keras_step(x_t, dout_t)[1].numpy()
-    assert np.allclose(numpy_dx, keras_dx, rtol=1e-3, atol=1e-4), "NumPy and Keras disagree"
-
-    t_numpy = median_time(numpy_step, repeats, warmup=5)
-    t_keras = median_time(keras_run, repeats, warmup=5)
-    return t_numpy, t_keras
+    # the two compute the same numbers (float32 tolerance), then each is timed; Keras with
+    # training=True (batch statistics, moving-average update)
+    return time_numpy_vs_keras(numpy_step, keras_layer, x, dout, repeats, rtol=1e-3,
+                               call=lambda x_t: keras_layer(x_t, training=True))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args(argv)
-    try:
-        from threadpoolctl import threadpool_info
-        blas = ", ".join(f"{i['internal_api']} {i['num_threads']} thread(s)" for i in threadpool_info()
-                         if i["user_api"] == "blas")
-    except ImportError:  # pragma: no cover
-        blas = "unknown"
-    print(f"BatchNormalization forward+backward (training=True), float32, CPU ({os.cpu_count()} cores; "
-          f"NumPy BLAS: {blas}), median of {args.repeats}")
+    print(f"BatchNormalization forward+backward (training=True), float32, {cpu_line()}, "
+          f"median of {args.repeats}")
     ratios = []
     for shape in SHAPES:
         t_numpy, t_keras = bench(shape, args.repeats)

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np
 
-from timing import time_numpy_vs_keras
+from timing import print_ratio, time_numpy_vs_keras
 
 
 def residual_block(units, dtype="float32"):
@@ -56,14 +56,10 @@ def main(argv=None):
 
     assert numpy_step().dtype == np.float32
     t_numpy, t_keras = time_numpy_vs_keras(numpy_step, keras_model, x, dout, args.repeats)
-    ratio = t_numpy / t_keras
     print(f"Residual block Dense({args.units}, relu) -> Dense({args.units}) -> Add -> relu, forward+backward, "
           f"batch ({args.batch}, {args.units}) float32, CPU ({os.cpu_count()} cores; NumPy BLAS threads: "
           f"{args.blas_threads or 'unlimited'}), median of {args.repeats}")
-    print(f"  NumPy nn.Model : {t_numpy * 1e3:8.3f} ms")
-    print(f"  Keras          : {t_keras * 1e3:8.3f} ms  (tf.function + GradientTape)")
-    print(f"  ratio NumPy/Keras: {ratio:.2f}x  (goal <= 2x)")
-    return ratio
+    return print_ratio(t_numpy, t_keras, goal=2, numpy_label="NumPy nn.Model")
 
 
 if __name__ == "__main__":

@@ -45,3 +45,15 @@ def rng(request):
     """A generator seeded from the test's name, so every test draws the same shapes each run."""
     seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def floatx_float64():
+    """Keras's floatx set to float64 for the test, then restored. Keras sums regularization losses
+    (and a compiled loss) in floatx, and Keras 3.13 computes a float64 layer's penalties only with
+    floatx float64: float32 would round what a float64 model is compared on."""
+    import keras
+    old = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx(old)

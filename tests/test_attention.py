@@ -306,15 +306,6 @@ def test_finite_differences_with_dropout(rng):
 
 
 # ------------------------------------------------------------------ regularizers
-@pytest.fixture
-def floatx_float64():
-    """Keras 3.13 computes a float64 layer's penalties only with floatx float64."""
-    old = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx(old)
-
-
 def test_regularization_loss_as_keras(rng, floatx_float64):
     keras_layer = keras.layers.MultiHeadAttention(2, 3, kernel_regularizer=keras.regularizers.L2(0.01),
                                                   bias_regularizer=keras.regularizers.L1L2(l1=0.02),

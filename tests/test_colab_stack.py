@@ -30,14 +30,6 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
 
 # ------------------------------------------------------------- Keras-version differences
-@pytest.fixture
-def floatx_float64():
-    old = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx(old)
-
-
 def _keras_penalty(layer):
     return float(sum(keras.ops.convert_to_numpy(loss) for loss in layer.losses))
 

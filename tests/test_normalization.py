@@ -239,16 +239,6 @@ def test_float32_layer_computes_in_float32_like_keras(rng, cls):
 
 
 # ------------------------------------------------------------------- BatchNormalization in models
-@pytest.fixture
-def floatx_float64():
-    """Keras's compiled loss is summed in floatx: float32 would round the gradient; float64 models need
-    floatx = float64 to be followed exactly."""
-    old = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx(old)
-
-
 RTOL_FIT = 1e-9  # six SGD steps, float64
 
 

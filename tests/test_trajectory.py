@@ -104,15 +104,6 @@ def test_numpy_and_keras_follow_the_same_trajectory(optimizer, rng):
     assert rel_error(np.array(numpy_losses), np.array(keras_losses)) <= RTOL
 
 
-@pytest.fixture
-def floatx_float64():
-    """Keras sums regularization losses in floatx; float64 models need floatx = float64."""
-    old = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx(old)
-
-
 def test_l2_regularized_training_follows_keras(rng, floatx_float64):
     model = nn.Sequential([nn.Dense(8, activation="tanh", kernel_regularizer=nn.L2(0.01)),
                            nn.Dense(4, activation="softmax")])

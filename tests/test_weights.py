@@ -23,15 +23,6 @@ def _assert_rel(mine, theirs, what, rtol=RTOL):
     assert err <= rtol, f"{what}: rel err {err:.3e} > {rtol:g}\nMine:\n{mine}\nTheirs:\n{theirs}"
 
 
-@pytest.fixture
-def floatx_float64():
-    """Keras sums regularization losses in floatx; float64 models need floatx = float64."""
-    old = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx(old)
-
-
 def _mlp(frozen, n_features=5):
     layers = [nn.Dense(7, activation="relu", kernel_regularizer=nn.L2(0.05)),
               nn.Dense(6, activation="tanh", kernel_regularizer=nn.L2(0.05)),

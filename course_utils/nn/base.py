@@ -345,6 +345,20 @@ class Layer:
         return {2: "(batch, features)", 3: "(batch, timesteps, features)",
                 4: "(batch, height, width, channels)"}.get(ndim, "")
 
+    def _check_rank(self, input_shape, ndim):
+        """``input_shape`` as a tuple, after checking that it has rank ``ndim`` (in ``build``)."""
+        input_shape = tuple(input_shape)
+        if len(input_shape) != ndim:
+            raise ValueError(f"Layer '{self.name}' expected input of rank {ndim} {self._rank_hint(ndim)}, "
+                             f"received shape {shape_str(input_shape)}.")
+        return input_shape
+
+    def _cast_input(self, x):
+        """x cast to the layer's dtype when it has one, as Keras casts inputs to the layer's dtype."""
+        if self.dtype is not None and x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        return x
+
     def _check_dout(self, dout, expected_shape):
         dout = np.asarray(dout)
         if dout.shape != tuple(expected_shape):
@@ -364,3 +378,61 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name='{self.name}' built={self.built}>"
+
+
+class KernelAndBias:
+    """What the layers with a ``kernel`` and a ``bias`` share (Dense, Conv1D, Conv2D, Conv2DTranspose):
+    Keras's ``activation``, ``use_bias``, ``kernel/bias_initializer`` and ``kernel/bias_regularizer``.
+
+    A mixin before ``Layer``: ``class Dense(KernelAndBias, Layer)``. In ``__init__`` the layer calls
+    ``self._kernel_and_bias_options(...)``, in ``build`` ``self._add_kernel_and_bias(kernel_shape,
+    bias_size)``, in ``backward`` ``self._set_kernel_and_bias_grads()`` after computing
+    ``self.dkernel`` / ``self.dbias``, and ``get_config`` ends with ``**self._kernel_and_bias_config()``.
+    """
+
+    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
+
+    def _kernel_and_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                                 kernel_regularizer, bias_regularizer):
+        from . import activations, initializers, regularizers
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._cache = None
+
+    def _input_channels(self, input_shape):
+        """The number of input channels (the last axis) of ``input_shape``, which must be known."""
+        channels = tuple(input_shape)[-1]
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}' needs a known number of input channels (last axis), "
+                             f"received shape {shape_str(input_shape)}.")
+        return int(channels)
+
+    def _add_kernel_and_bias(self, kernel_shape, bias_size):
+        """Declare ``kernel`` (``kernel_shape``) and, with ``use_bias``, ``bias`` (``(bias_size,)``)."""
+        self.add_weight("kernel", kernel_shape, self.kernel_initializer, self.kernel_regularizer)
+        self.bias = None
+        if self.use_bias:
+            self.add_weight("bias", (bias_size,), self.bias_initializer, self.bias_regularizer)
+
+    def _check_input_channels(self, x, channels):
+        """x, cast to the layer's dtype, after checking it has the ``channels`` the kernel was built for."""
+        if x.shape[-1] != channels:
+            raise ValueError(f"Layer '{self.name}' expected input with {channels} channels (last axis), "
+                             f"received shape {shape_str(x.shape)}. Its kernel was built for {channels} "
+                             f"input channels: kernel shape {shape_str(self.kernel.shape)}.")
+        return self._cast_input(x)
+
+    def _set_kernel_and_bias_grads(self):
+        """Hand ``self.dkernel`` (and ``self.dbias`` with ``use_bias``) to ``set_grads``."""
+        self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
+
+    def _kernel_and_bias_config(self):
+        from . import initializers
+        return {"activation": self.activation.name, "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer}

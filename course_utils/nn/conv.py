@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import activations, initializers, regularizers
-from .base import ActivationAttribute, Layer, shape_str
+from .base import KernelAndBias, Layer, shape_str
 
 PADDINGS = ("valid", "same")
 
@@ -53,11 +52,14 @@ def normalize_padding(padding):
     return padding.lower()
 
 
-def normalize_data_format(data_format, layer):
+def normalize_data_format(data_format, layer, inputs="images as (batch, height, width, channels)",
+                          transpose=(0, 2, 3, 1)):
+    """'channels_last' (or None, Keras's default); any other data_format is refused with the
+    ``np.transpose`` axes that turn such ``inputs`` into channels_last."""
     if data_format not in (None, "channels_last"):
-        raise ValueError(f"The NumPy {layer} supports data_format='channels_last' only (images as "
-                         f"(batch, height, width, channels)). Received: data_format={data_format!r}. "
-                         f"Transpose the input with np.transpose(x, (0, 2, 3, 1)) and use channels_last.")
+        raise ValueError(f"The NumPy {layer} supports data_format='channels_last' only ({inputs}). "
+                         f"Received: data_format={data_format!r}. "
+                         f"Transpose the input with np.transpose(x, {transpose}) and use channels_last.")
     return "channels_last"
 
 
@@ -179,7 +181,7 @@ def check_image_input(layer, x, window, strides, padding, what="kernel"):
 
 
 # ------------------------------------------------------------------------ Conv2D
-class Conv2D(Layer):
+class Conv2D(KernelAndBias, Layer):
     """2-D convolution over (batch, height, width, channels) images, as ``keras.layers.Conv2D``.
 
     Weights ``[kernel, bias]``: kernel ``(kh, kw, C, F)`` (C input channels, F = filters), bias ``(F,)``.
@@ -199,7 +201,6 @@ class Conv2D(Layer):
     """
 
     keras_class = "Conv2D"
-    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
@@ -223,30 +224,15 @@ class Conv2D(Layer):
                              f"channel). Received: groups={groups!r}.")
         self.dilation_rate = (1, 1)
         self.groups = 1
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._cache = None
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 4:
-            raise ValueError(f"Layer '{self.name}' expected input of rank 4 (batch, height, width, channels), "
-                             f"received shape {shape_str(input_shape)}.")
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"Layer '{self.name}' needs a known number of input channels (last axis), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._check_rank(input_shape, 4)
+        channels = self._input_channels(input_shape)
         kh, kw = self.kernel_size
-        self.add_weight("kernel", (kh, kw, int(channels), self.filters), self.kernel_initializer,
-                        self.kernel_regularizer)
-        self.bias = None
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+        self._add_kernel_and_bias((kh, kw, channels, self.filters), self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -258,12 +244,7 @@ class Conv2D(Layer):
         x = check_image_input(self, x, self.kernel_size, self.strides, self.padding)
         self._ensure_built(x)
         channels = self.kernel.shape[2]
-        if x.shape[-1] != channels:
-            raise ValueError(f"Layer '{self.name}' expected input with {channels} channels (last axis), "
-                             f"received shape {shape_str(x.shape)}. Its kernel was built for {channels} "
-                             f"input channels: kernel shape {shape_str(self.kernel.shape)}.")
-        if self.dtype is not None and x.dtype != self.dtype:
-            x = x.astype(self.dtype)  # as Keras casts inputs to the layer's dtype
+        x = self._check_input_channels(x, channels)
         n, height, width, _ = x.shape
         kh, kw = self.kernel_size
         pads = padding_amounts(height, width, self.kernel_size, self.strides, self.padding)
@@ -291,7 +272,7 @@ class Conv2D(Layer):
         dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
         self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
         self.dbias = dz2.sum(axis=0) if self.use_bias else None
-        self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
+        self._set_kernel_and_bias_grads()
         # d cols, computed transposed - (kh, kw, C, N, H_out, W_out) - so that col2im adds whole
         # image rows at a time (channels-first inside; about twice as fast as channels-last here)
         dcols_t = (self.kernel.reshape(kh * kw * channels, filters) @ dz2.T).reshape(
@@ -304,7 +285,4 @@ class Conv2D(Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
                 "dilation_rate": self.dilation_rate, "groups": self.groups,
-                "activation": self.activation.name, "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer}
+                **self._kernel_and_bias_config()}

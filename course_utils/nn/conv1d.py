@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, initializers, regularizers
-from .base import ActivationAttribute, Layer, shape_str
+from .base import KernelAndBias, Layer, shape_str
 from .conv import (add_windows_channels_first, normalize_data_format, normalize_padding, normalize_tuple,
                    same_padding, window_view)
 from .pooling import MaxPooling2D
 
 
 def _normalize_sequence_format(data_format, layer):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"The NumPy {layer} supports data_format='channels_last' only (sequences as "
-                         f"(batch, timesteps, channels)). Received: data_format={data_format!r}. "
-                         f"Transpose the input with np.transpose(x, (0, 2, 1)) and use channels_last.")
-    return "channels_last"
+    return normalize_data_format(data_format, layer, inputs="sequences as (batch, timesteps, channels)",
+                                 transpose=(0, 2, 1))
 
 
 def sequence_pads(length, k, s, padding):
@@ -58,7 +54,7 @@ def _check_rank3(layer, input_shape):
                          f"received shape {shape_str(input_shape)}.")
 
 
-class Conv1D(Layer):
+class Conv1D(KernelAndBias, Layer):
     """1-D convolution over (batch, timesteps, channels) sequences, as ``keras.layers.Conv1D``.
 
     Weights ``[kernel, bias]``: kernel ``(k, C, F)`` (C input channels, F = filters), bias ``(F,)``.
@@ -74,7 +70,6 @@ class Conv1D(Layer):
     """
 
     keras_class = "Conv1D"
-    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -103,26 +98,14 @@ class Conv1D(Layer):
                              f"channel). Received: groups={groups!r}.")
         self.dilation_rate = (1,)
         self.groups = 1
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._cache = None
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         _check_rank3(self, input_shape)
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"Layer '{self.name}' needs a known number of input channels (last axis), "
-                             f"received shape {shape_str(input_shape)}.")
-        self.add_weight("kernel", (self.kernel_size[0], int(channels), self.filters), self.kernel_initializer,
-                        self.kernel_regularizer)
-        self.bias = None
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+        channels = self._input_channels(input_shape)
+        self._add_kernel_and_bias((self.kernel_size[0], channels, self.filters), self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -134,12 +117,7 @@ class Conv1D(Layer):
         x = self._as_input(x, ndim=3)
         self._ensure_built(x)
         k, channels, filters = self.kernel.shape
-        if x.shape[-1] != channels:
-            raise ValueError(f"Layer '{self.name}' expected input with {channels} channels (last axis), "
-                             f"received shape {shape_str(x.shape)}. Its kernel was built for {channels} "
-                             f"input channels: kernel shape {shape_str(self.kernel.shape)}.")
-        if self.dtype is not None and x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        x = self._check_input_channels(x, channels)
         n, length, _ = x.shape
         t_out = _check_sequence_length(self, x.shape, k, "kernel")
         pads = sequence_pads(length, k, self.strides[0], self.padding)
@@ -163,7 +141,7 @@ class Conv1D(Layer):
         dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
         self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
         self.dbias = dz2.sum(axis=0) if self.use_bias else None
-        self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
+        self._set_kernel_and_bias_grads()
         dcols_t = (self.kernel.reshape(k * channels, filters) @ dz2.T).reshape(1, k, channels, n, 1, t_out)
         dxp = add_windows_channels_first(dcols_t, padded_shape, (1, self.strides[0]), cols.dtype)[:, 0]
         return np.ascontiguousarray(dxp[:, pads[0]:dxp.shape[1] - pads[1]])
@@ -172,10 +150,7 @@ class Conv1D(Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
                 "dilation_rate": self.dilation_rate, "groups": self.groups,
-                "activation": self.activation.name, "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer}
+                **self._kernel_and_bias_config()}
 
 
 class MaxPooling1D(Layer):
@@ -213,8 +188,7 @@ class MaxPooling1D(Layer):
         x = self._as_input(x, ndim=3)
         self._ensure_built(x)
         _check_sequence_length(self, x.shape, self.pool_size[0], "pool")
-        if self.dtype is not None and x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        x = self._cast_input(x)
         self._pool2d.dtype = self.dtype
         y = self._pool2d.forward(x[:, None])[:, 0]
         self._cache = y.shape

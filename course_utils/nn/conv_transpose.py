@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, initializers, regularizers
-from .base import ActivationAttribute, Layer, shape_str
+from .base import KernelAndBias, Layer, shape_str
 from .conv import (add_windows, conv_output_size, crop, normalize_data_format, normalize_padding,
                    normalize_tuple, pad_images, same_padding, window_view)
 
@@ -44,7 +43,7 @@ def conv_transpose_output_size(n, k, s, padding, output_padding=None):
     return (n - 1) * s + k % 2 + output_padding
 
 
-class Conv2DTranspose(Layer):
+class Conv2DTranspose(KernelAndBias, Layer):
     """Transposed 2-D convolution over (batch, height, width, channels), as ``keras.layers.Conv2DTranspose``.
 
     Weights ``[kernel, bias]``: kernel ``(kh, kw, F, C)`` - F = filters (output channels) *before*
@@ -66,7 +65,6 @@ class Conv2DTranspose(Layer):
     """
 
     keras_class = "Conv2DTranspose"
-    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
     # Keras 3.13 leaves output_padding out of Conv2DTranspose.get_config(); from_keras reads the
     # attribute instead, so the twin does not silently lose it.
     keras_attributes_missing_from_config = ("output_padding",)
@@ -97,30 +95,15 @@ class Conv2DTranspose(Layer):
                              f"Received: dilation_rate={dilation_rate!r}. Use keras.layers.Conv2DTranspose "
                              f"itself for dilated transposed convolutions.")
         self.dilation_rate = (1, 1)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._cache = None
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 4:
-            raise ValueError(f"Layer '{self.name}' expected input of rank 4 (batch, height, width, channels), "
-                             f"received shape {shape_str(input_shape)}.")
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"Layer '{self.name}' needs a known number of input channels (last axis), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._check_rank(input_shape, 4)
+        channels = self._input_channels(input_shape)
         kh, kw = self.kernel_size
-        self.add_weight("kernel", (kh, kw, self.filters, int(channels)), self.kernel_initializer,
-                        self.kernel_regularizer)
-        self.bias = None
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+        self._add_kernel_and_bias((kh, kw, self.filters, channels), self.filters)
         super().build(input_shape)
 
     def _output_sizes(self, input_shape):
@@ -155,14 +138,9 @@ class Conv2DTranspose(Layer):
         x = self._as_input(x, ndim=4)
         self._ensure_built(x)
         channels = self.kernel.shape[3]
-        if x.shape[-1] != channels:
-            raise ValueError(f"Layer '{self.name}' expected input with {channels} channels (last axis), "
-                             f"received shape {shape_str(x.shape)}. Its kernel was built for {channels} "
-                             f"input channels: kernel shape {shape_str(self.kernel.shape)}.")
+        x = self._check_input_channels(x, channels)
         if x.shape[1] == 0 or x.shape[2] == 0:
             raise ValueError(f"Layer '{self.name}' received an empty image, input shape {shape_str(x.shape)}.")
-        if self.dtype is not None and x.dtype != self.dtype:
-            x = x.astype(self.dtype)
         n, height, width, _ = x.shape
         kh, kw = self.kernel_size
         h_out, w_out = self._output_sizes(x.shape)
@@ -190,7 +168,7 @@ class Conv2DTranspose(Layer):
         kernel2 = self.kernel.reshape(kh * kw * self.filters, channels)
         self.dkernel = (cols.T @ x2).reshape(self.kernel.shape)
         self.dbias = dz.sum(axis=(0, 1, 2)) if self.use_bias else None
-        self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
+        self._set_kernel_and_bias_grads()
         return (cols @ kernel2).reshape(x_shape)
 
     # -------------------------------------------------------------------- config
@@ -198,7 +176,4 @@ class Conv2DTranspose(Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "output_padding": self.output_padding,
                 "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                "activation": self.activation.name, "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer}
+                **self._kernel_and_bias_config()}

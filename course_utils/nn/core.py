@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, initializers, regularizers
-from .base import ActivationAttribute, Layer, shape_str
+from . import activations
+from .base import ActivationAttribute, KernelAndBias, Layer, shape_str
 
 
-class Dense(Layer):
+class Dense(KernelAndBias, Layer):
     """A fully connected layer: ``y = f(x @ kernel + bias)``.
 
     Arguments, defaults and layout as ``keras.layers.Dense``:
@@ -24,7 +24,6 @@ class Dense(Layer):
     """
 
     keras_class = "Dense"
-    activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -33,13 +32,8 @@ class Dense(Layer):
             raise ValueError(f"Received an invalid value for `units`, expected a positive integer. "
                              f"Received: units={units!r}")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._cache = None
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -47,10 +41,7 @@ class Dense(Layer):
             raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (batch, features), "
                              f"received shape {shape_str(input_shape)}.")
         input_dim = input_shape[-1]
-        self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer, self.kernel_regularizer)
-        self.bias = None
-        if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+        self._add_kernel_and_bias((input_dim, self.units), self.units)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -93,15 +84,12 @@ class Dense(Layer):
         dz2 = dz.reshape(-1, dz.shape[-1])
         self.dkernel = x2.T @ dz2
         self.dbias = dz2.sum(axis=0) if self.use_bias else None
-        self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
+        self._set_kernel_and_bias_grads()
         return dz @ self.kernel.T
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer}
+                **self._kernel_and_bias_config()}
 
 
 class Activation(Layer):

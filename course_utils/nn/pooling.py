@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, shape_str
+from .base import Layer
 from .conv import (add_windows, check_image_input, crop, normalize_data_format, normalize_padding,
                    normalize_tuple, pad_images, padding_amounts, window_output_shape, window_view)
 
@@ -29,10 +29,7 @@ class _Pooling2D(Layer):
         self._cache = None
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 4:
-            raise ValueError(f"Layer '{self.name}' expected input of rank 4 (batch, height, width, channels), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._check_rank(input_shape, 4)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -43,8 +40,7 @@ class _Pooling2D(Layer):
         """x checked and padded, its window view (N, H_out, W_out, ph, pw, C) and the paddings."""
         x = check_image_input(self, x, self.pool_size, self.strides, self.padding, what="pool")
         self._ensure_built(x)
-        if self.dtype is not None and x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        x = self._cast_input(x)
         _, height, width, _ = x.shape
         pads = padding_amounts(height, width, self.pool_size, self.strides, self.padding)
         xp = pad_images(x, pads, value=pad_value)

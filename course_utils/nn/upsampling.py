@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, shape_str
+from .base import Layer
 from .conv import normalize_data_format, normalize_tuple
 
 INTERPOLATIONS = ("nearest", "bilinear")
@@ -59,10 +59,7 @@ class UpSampling2D(Layer):
         self._cache = None
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 4:
-            raise ValueError(f"Layer '{self.name}' expected input of rank 4 (batch, height, width, channels), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._check_rank(input_shape, 4)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -73,8 +70,7 @@ class UpSampling2D(Layer):
     def forward(self, x, training=False):
         x = self._as_input(x, ndim=4)
         self._ensure_built(x)
-        if self.dtype is not None and x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        x = self._cast_input(x)
         sh, sw = self.size
         if self.interpolation == "nearest":
             y = np.repeat(np.repeat(x, sh, axis=1), sw, axis=2)
