@@ -30,26 +30,26 @@ if [[ "${COLAB_REUSE:-0}" == 1 && -x "$venv/bin/python" ]]; then   # maintainers
     echo "colab job: reusing $venv"
     $pip install -q --no-deps --force-reinstall "course-utils @ file://$repo"
 else
-rm -rf "$venv"
-"$py313" -m venv "$venv"
-echo "colab job: $("$venv/bin/python" --version) in $venv"
-$pip install -q -r "$constraints"
-$pip install -q -c "$constraints" "pytest>=7.4" "nbval>=0.11"
+    rm -rf "$venv"
+    "$py313" -m venv "$venv"
+    echo "colab job: $("$venv/bin/python" --version) in $venv"
+    $pip install -q -r "$constraints"
+    $pip install -q -c "$constraints" "pytest>=7.4" "nbval>=0.11"
 
-pinned=$(grep -Ev '^\s*(#|$)' "$constraints" | sed 's/[<>=!~].*//' | tr 'A-Z_' 'a-z-')
-freeze_pinned() {
-    $pip list --format=freeze 2>/dev/null | tr 'A-Z_' 'a-z-' | grep -E "^($(echo $pinned | tr ' ' '|'))==" | sort
-}
-freeze_pinned > "$venv/pinned-before.txt"
-# The header cell runs `pip install -q "course-utils @ git+https://github.com/<REPOSITORY>.git"`;
-# here the same requirement points at this checkout.
-$pip install -q "course-utils @ file://$repo"
-freeze_pinned > "$venv/pinned-after.txt"
-if ! diff -u "$venv/pinned-before.txt" "$venv/pinned-after.txt"; then
-    echo "colab job: installing course_utils changed Colab's pinned packages (diff above)." >&2
-    exit 1
-fi
-echo "colab job: installing course_utils changed none of the $(wc -l < "$venv/pinned-after.txt") pinned packages"
+    pinned=$(grep -Ev '^\s*(#|$)' "$constraints" | sed 's/[<>=!~].*//' | tr 'A-Z_' 'a-z-')
+    freeze_pinned() {
+        $pip list --format=freeze 2>/dev/null | tr 'A-Z_' 'a-z-' | grep -E "^($(echo $pinned | tr ' ' '|'))==" | sort
+    }
+    freeze_pinned > "$venv/pinned-before.txt"
+    # The header cell runs `pip install -q "course-utils @ git+https://github.com/<REPOSITORY>.git"`;
+    # here the same requirement points at this checkout.
+    $pip install -q "course-utils @ file://$repo"
+    freeze_pinned > "$venv/pinned-after.txt"
+    if ! diff -u "$venv/pinned-before.txt" "$venv/pinned-after.txt"; then
+        echo "colab job: installing course_utils changed Colab's pinned packages (diff above)." >&2
+        exit 1
+    fi
+    echo "colab job: installing course_utils changed none of the $(wc -l < "$venv/pinned-after.txt") pinned packages"
 fi
 
 # The installed course_utils (not the checkout's) is what a Colab learner runs, and it is what the

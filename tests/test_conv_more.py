@@ -175,7 +175,7 @@ def test_same_even_kernel_without_output_padding_is_refused_as_tensorflow_does(r
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(filters=0, kernel_size=3), r"filters.*Received filters=0"),
+    (dict(filters=0, kernel_size=3), r"filters.*Received: filters=0"),
     (dict(filters=2, kernel_size=(3, 3, 3)), r"`kernel_size`.*tuple of 2 integers"),
     (dict(filters=2, kernel_size=3, padding="causal"), r"'valid' or 'same'. Received: padding='causal'"),
     (dict(filters=2, kernel_size=3, output_padding=-1), r"`output_padding`.*>= 0"),

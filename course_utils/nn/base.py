@@ -119,7 +119,7 @@ class Layer:
         self.built = False
         self.input_shape = None
         self._slots: list[WeightSlot] = []
-        self._grads: dict[str, np.ndarray] = {}
+        self._grads: list[np.ndarray] = []   # set by backward through set_grads
 
     # ----------------------------------------------------------------- building
     def build(self, input_shape):
@@ -229,25 +229,13 @@ class Layer:
         if grads and set(grads) != set(names):
             raise ValueError(f"Layer '{self.name}' backward gave gradients for {sorted(grads)}, "
                              f"but its trainable weights are {names}.")
-        self._grads = {name: np.asarray(grads[name]) for name in names if name in grads}
-        self._grad_list = list(self._grads.values())
+        self._grads = [np.asarray(grads[name]) for name in names if name in grads]
 
     @property
     def grads(self):
         """dL/dw of the last backward pass for every trainable weight, in ``trainable_weights``'
         order (empty for a frozen layer, or before the first backward)."""
-        if not self.trainable:
-            return []
-        return getattr(self, "_grad_list", [])
-
-    @grads.setter
-    def grads(self, values):
-        values = list(values)
-        names = [s.name for s in self._slots if s.trainable]
-        if values and len(values) != len(names):
-            raise ValueError(f"Layer '{self.name}' has {len(names)} trainable weights ({', '.join(names)}), "
-                             f"received {len(values)} gradients.")
-        self.set_grads(**dict(zip(names, values)))
+        return self._grads if self.trainable else []
 
     def set_weights(self, weights):
         """Set the weights from a list in Keras's order and layout (copied, cast to the layer's dtype)."""

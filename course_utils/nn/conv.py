@@ -24,6 +24,14 @@ PADDINGS = ("valid", "same")
 
 
 # ------------------------------------------------------------------ shared helpers
+def positive_filters(filters):
+    """The number of filters of a convolution, checked as Keras checks it."""
+    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+        raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. "
+                         f"Received: filters={filters!r}")
+    return int(filters)
+
+
 def normalize_tuple(value, name, n=2, allow_zero=False):
     """An int or a sequence of ``n`` ints -> a tuple of ``n`` positive ints (Keras's rule)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -207,10 +215,7 @@ class Conv2D(KernelAndBias, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. "
-                             f"Received: filters={filters!r}")
-        self.filters = int(filters)
+        self.filters = positive_filters(filters)
         self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
         self.strides = normalize_tuple(strides, "strides")
         self.padding = normalize_padding(padding)

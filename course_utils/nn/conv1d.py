@@ -16,7 +16,7 @@ import numpy as np
 
 from .base import KernelAndBias, Layer, shape_str
 from .conv import (add_windows_channels_first, normalize_data_format, normalize_padding, normalize_tuple,
-                   same_padding, window_view)
+                   positive_filters, same_padding, window_view)
 from .pooling import MaxPooling2D
 
 
@@ -75,10 +75,7 @@ class Conv1D(KernelAndBias, Layer):
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. "
-                             f"Received: filters={filters!r}")
-        self.filters = int(filters)
+        self.filters = positive_filters(filters)
         self.kernel_size = normalize_tuple(kernel_size, "kernel_size", n=1)
         self.strides = normalize_tuple(strides, "strides", n=1)
         if isinstance(padding, str) and padding.lower() == "causal":
@@ -197,7 +194,6 @@ class MaxPooling1D(Layer):
     def backward(self, dout):
         self._require_forward()
         dy = self._check_dout(dout, self._cache)
-        self.grads = []
         return self._pool2d.backward(dy[:, None])[:, 0]
 
     def get_config(self):

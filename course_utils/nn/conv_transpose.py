@@ -28,7 +28,7 @@ import numpy as np
 
 from .base import KernelAndBias, Layer, shape_str
 from .conv import (add_windows, conv_output_size, crop, normalize_data_format, normalize_padding,
-                   normalize_tuple, pad_images, same_padding, window_view)
+                   normalize_tuple, pad_images, positive_filters, same_padding, window_view)
 
 
 def conv_transpose_output_size(n, k, s, padding, output_padding=None):
@@ -74,10 +74,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. "
-                             f"Received filters={filters!r}.")
-        self.filters = int(filters)
+        self.filters = positive_filters(filters)
         self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
         self.strides = normalize_tuple(strides, "strides")
         self.padding = normalize_padding(padding)

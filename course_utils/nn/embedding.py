@@ -149,13 +149,6 @@ class TimeDistributed(Layer):
     def _slots(self, value):
         pass
 
-    @property
-    def _grads(self):
-        return self.layer._grads
-
-    @_grads.setter
-    def _grads(self, value):
-        pass
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))

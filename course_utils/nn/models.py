@@ -266,10 +266,6 @@ class Sequential(Layer):
             return []
         return [g for layer in self.layers for g in layer.grads]
 
-    @grads.setter
-    def grads(self, value):
-        pass  # the layers hold them
-
     def regularization_loss(self):
         if not self.trainable:
             return 0.0  # Keras sums the regularizers of trainable weights only

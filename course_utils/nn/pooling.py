@@ -84,7 +84,6 @@ class MaxPooling2D(_Pooling2D):
         # each window's gradient, non-zero only at its argmax: (N, H_out, W_out, ph, pw, C)
         dwindows = np.where(argmax[:, :, :, None, None, :] == offsets[None, None, None, :, :, None],
                             dy[:, :, :, None, None, :], 0).astype(dtype, copy=False)
-        self.grads = []
         return crop(add_windows(dwindows, padded_shape, self.strides, dtype), pads)
 
 
@@ -130,5 +129,4 @@ class AveragePooling2D(_Pooling2D):
         share = dy / counts[None, :, :, None]
         ph, pw = self.pool_size
         dwindows = np.broadcast_to(share[:, :, :, None, None, :], share.shape[:3] + (ph, pw) + share.shape[3:])
-        self.grads = []
         return crop(add_windows(dwindows, padded_shape, self.strides, dtype), pads)

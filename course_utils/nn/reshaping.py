@@ -43,7 +43,6 @@ class Flatten(Layer):
         self._require_forward()
         input_shape = self._cache
         dout = self._check_dout(dout, (input_shape[0], int(np.prod(input_shape[1:], dtype=np.int64))))
-        self.grads = []
         return dout.reshape(input_shape)
 
     def get_config(self):

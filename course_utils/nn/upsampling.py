@@ -85,7 +85,6 @@ class UpSampling2D(Layer):
         self._require_forward()
         x_shape, y_shape, matrices = self._cache
         dy = self._check_dout(dout, y_shape)
-        self.grads = []
         n, height, width, channels = x_shape
         if matrices is None:
             return dy.reshape(n, height, self.size[0], width, self.size[1], channels).sum(axis=(2, 4))
