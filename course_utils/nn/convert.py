@@ -68,7 +68,7 @@ def from_keras(keras_obj, dtype="float64"):
     """
     import keras
 
-    from ..notebook import require_tensorflow_backend
+    from .backend import require_tensorflow_backend
     from .models import Sequential
     require_tensorflow_backend("Converting between course_utils.nn and Keras")
 
@@ -214,7 +214,7 @@ def to_keras(twin, dtype=None):
     """
     import keras
 
-    from ..notebook import require_tensorflow_backend
+    from .backend import require_tensorflow_backend
     from .models import Sequential
     require_tensorflow_backend("Converting between course_utils.nn and Keras")
 
