@@ -1,4 +1,6 @@
-"""The setup every lesson runs first: quiet TensorFlow, one seed for everything, plot defaults.
+"""The setup every lesson runs first: quiet TensorFlow (when Keras runs on it), one seed for
+everything, plot defaults, and one line saying the versions, the backend, the device and the
+precision of the NumPy-vs-Keras comparisons.
 
     from course_utils.notebook import setup
     setup(seed=42)
@@ -50,6 +52,30 @@ def import_tensorflow_quietly():
     return tensorflow
 
 
+def configured_backend():
+    """The backend Keras runs on, or will run on once imported - read without importing Keras:
+    KERAS_BACKEND, else ~/.keras/keras.json (or $KERAS_HOME/keras.json), else "tensorflow"."""
+    if "keras" in sys.modules and hasattr(sys.modules["keras"], "backend"):
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    import json
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
+def import_keras_quietly():
+    """Import Keras; on the TensorFlow backend TensorFlow first, quietly. No TensorFlow otherwise."""
+    if configured_backend() == "tensorflow":
+        import_tensorflow_quietly()
+    import keras
+    return keras
+
+
 TENSORFLOW_BACKEND_FIX = (
     "Restart the kernel (in Colab: Runtime > Restart session) with the TensorFlow backend: unset "
     "KERAS_BACKEND, or set it before Keras is first imported - `import os; "
@@ -86,7 +112,7 @@ def require_tensorflow_backend(what="The course"):
 
 
 def set_seed(seed):
-    """Seed Python, NumPy and (if installed) Keras/TensorFlow with one number.
+    """Seed Python, NumPy and (if installed) Keras and its backend with one number.
 
     keras.utils.set_random_seed seeds NumPy's global generator too, which is what the NumPy
     library's initializers draw from, so both libraries are reproducible from this one call.
@@ -95,16 +121,30 @@ def set_seed(seed):
     random.seed(seed)
     np.random.seed(seed)
     try:
-        import_tensorflow_quietly()
-        import keras
+        keras = import_keras_quietly()
     except ImportError:
         return
     keras.utils.set_random_seed(seed)
 
 
+def keras_versions():
+    """['TensorFlow 2.21.0', 'Keras 3.15.1 (backend: tensorflow)', 'device: CPU',
+    'comparisons: float64, tolerance 1e-07'] - the backend's version (TensorFlow, JAX or PyTorch)."""
+    keras = import_keras_quietly()
+    from .compare import keras_compute_dtype, keras_device, tolerance_for
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    names = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+    versions = [f"{names[backend]} {sys.modules[module].__version__}"] if module in sys.modules else []
+    dtype = keras_compute_dtype("float64")
+    return versions + [f"Keras {keras.__version__} (backend: {backend})", f"device: {keras_device()[1]}",
+                       f"comparisons: {dtype}, tolerance {tolerance_for(dtype):g}"]
+
+
 def setup(seed=42, keras=True, quiet=True, blas_threads=1):
     """Quiet logs, seed everything, set plot defaults, one BLAS thread (see course_utils.nn.threads);
-    print the versions in one line."""
+    print in one line the versions, Keras's backend, its device and the precision of the
+    NumPy-vs-Keras comparisons (float64 to 1e-7 on TensorFlow, float32 to 1e-5 on JAX and PyTorch)."""
     if quiet:
         quiet_tensorflow()
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -112,11 +152,7 @@ def setup(seed=42, keras=True, quiet=True, blas_threads=1):
     import numpy as np
     versions = [f"Python {sys.version.split()[0]}", f"NumPy {np.__version__}"]
     if keras:
-        tf = import_tensorflow_quietly()
-        import keras as keras_module
-        require_tensorflow_backend("This lesson")
-        versions += [f"TensorFlow {tf.__version__}", f"Keras {keras_module.__version__} "
-                                                     f"(backend: {keras_backend()})"]
+        versions += keras_versions()
     set_seed(seed)
     if blas_threads:
         from .nn.threads import limit_blas_threads
