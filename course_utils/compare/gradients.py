@@ -89,8 +89,10 @@ def _jax(keras_model, x, douts, training, device, states):
         for i, a in zip(float_at, float_inputs):
             inputs[i] = a
         kwargs = {"initial_state": list(state_values)} if states else {}
+        if getattr(keras_model, "_call_has_training_arg", True):  # stateless_call calls call() directly
+            kwargs["training"] = training
         out, _ = keras_model.stateless_call(weights, non_trainable, inputs if isinstance(x, list) else inputs[0],
-                                            training=training, **kwargs)
+                                            **kwargs)
         outs = _as_list(out)
         loss = sum(jnp.sum(o * jnp.asarray(d, dtype=o.dtype)) for o, d in zip(outs, douts))
         return loss, outs

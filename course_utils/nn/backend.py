@@ -1,4 +1,5 @@
-"""Which Keras backend runs, and the guard the Keras converters call before they compare in float64.
+"""Which Keras backend runs, and the guard the Keras converters call: they work on TensorFlow, JAX
+and PyTorch (Keras's "numpy" backend has no gradients to compare with).
 
 This lives in ``nn`` (the ground floor) so that the library imports nothing from the rest of
 course_utils; ``course_utils.notebook`` keeps the same check for the lessons.
@@ -39,4 +40,18 @@ def require_tensorflow_backend(what="The course"):
             f"{what} needs Keras on the TensorFlow backend, but Keras is running on {backend!r} "
             f"(set by {source}). On {backend!r} Keras computes float64 as float32, so the course's "
             f"float64 comparisons of NumPy and Keras would be wrong. {TENSORFLOW_BACKEND_FIX}")
+    return backend
+
+
+SUPPORTED_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def require_supported_backend(what="Converting between course_utils.nn and Keras"):
+    """Stop, with a message that says how to fix it, unless Keras runs on TensorFlow, JAX or PyTorch."""
+    backend = keras_backend()
+    if backend not in SUPPORTED_BACKENDS:
+        raise KerasBackendError(
+            f"{what} needs Keras on the TensorFlow, JAX or PyTorch backend, but Keras is running on "
+            f"{backend!r}. Restart the kernel with KERAS_BACKEND set to 'tensorflow', 'jax' or 'torch' "
+            f"before Keras is first imported.")
     return backend

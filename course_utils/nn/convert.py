@@ -68,9 +68,9 @@ def from_keras(keras_obj, dtype="float64"):
     """
     import keras
 
-    from .backend import require_tensorflow_backend
+    from .backend import require_supported_backend
     from .models import Sequential
-    require_tensorflow_backend("Converting between course_utils.nn and Keras")
+    require_supported_backend()
 
     if isinstance(keras_obj, keras.Sequential):
         layers = [from_keras(layer, dtype=dtype) for layer in keras_obj.layers]
@@ -214,9 +214,9 @@ def to_keras(twin, dtype=None):
     """
     import keras
 
-    from .backend import require_tensorflow_backend
+    from .backend import require_supported_backend
     from .models import Sequential
-    require_tensorflow_backend("Converting between course_utils.nn and Keras")
+    require_supported_backend()
 
     from .functional import Model
     if isinstance(twin, Model):
