@@ -1,0 +1,122 @@
+"""One comparison per layer kind of the library, and a few training steps, for
+``python -m course_utils.compare`` (and the backend tests).
+
+Each case takes a seeded ``np.random.Generator`` and returns a list of (quantity, NumPy, Keras)
+rows - a ComparisonReport's, or for training the weights after a few optimizer steps. The inputs
+and weights are drawn at scale ~1 (biases and normalization parameters random, not the zeros of
+a fresh layer) so that every gradient is exercised.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..notebook import import_keras_quietly
+from .harness import compare_with_keras
+from .report import Row
+
+RANDOM = "random_normal"
+
+
+def _report(model, x, **kwargs):
+    return compare_with_keras(model, x, **kwargs)
+
+
+def _keras_mha_model(keras, use_causal_mask):
+    inputs = keras.Input(shape=(5, 4))
+    mha = keras.layers.MultiHeadAttention(2, 3, bias_initializer=RANDOM)
+    h = keras.layers.Add()([inputs, mha(inputs, inputs, use_causal_mask=use_causal_mask)])
+    return keras.Model(inputs, keras.layers.LayerNormalization(beta_initializer=RANDOM,
+                                                               gamma_initializer=RANDOM)(h))
+
+
+def _merging_model(nn):
+    a, b = nn.Input(shape=(5,)), nn.Input(shape=(5,))
+    ha, hb = nn.Dense(4, activation="tanh", bias_initializer=RANDOM)(a), nn.Dense(4, bias_initializer=RANDOM)(b)
+    merged = nn.Concatenate()([nn.Add()([ha, hb]), nn.Multiply()([ha, hb]), nn.Subtract()([ha, hb]),
+                               nn.Average()([ha, hb])])
+    return nn.Model([a, b], nn.Dense(3, bias_initializer=RANDOM)(merged))
+
+
+def _cases():
+    """{name: rng -> ComparisonReport}: every layer kind of course_utils.nn."""
+    from .. import nn
+    keras = import_keras_quietly()
+    img = (lambda rng: rng.normal(size=(2, 6, 6, 3)))
+    seq = (lambda rng: rng.normal(size=(3, 7, 4)))
+    dense = (lambda units: nn.Dense(units, bias_initializer=RANDOM))
+    return {
+        "Dense (tanh)": lambda rng: _report(nn.Dense(5, activation="tanh", bias_initializer=RANDOM),
+                                            rng.normal(size=(8, 6))),
+        "Activation softmax, LeakyReLU": lambda rng: _report(
+            nn.Sequential([dense(6), nn.LeakyReLU(0.2), dense(4), nn.Activation("softmax")]),
+            rng.normal(size=(8, 5))),
+        "Dropout (inference)": lambda rng: _report(nn.Sequential([dense(4), nn.Dropout(0.5)]), rng.normal(size=(4, 3))),
+        "Conv2D (same, strides 2)": lambda rng: _report(
+            nn.Conv2D(4, 3, strides=2, padding="same", activation="relu", bias_initializer=RANDOM), img(rng)),
+        "Conv2DTranspose": lambda rng: _report(nn.Conv2DTranspose(3, 3, strides=2, padding="same",
+                                                                  bias_initializer=RANDOM), img(rng)),
+        "MaxPooling2D, Flatten": lambda rng: _report(nn.Sequential([nn.MaxPooling2D(), nn.Flatten(), dense(3)]),
+                                                     img(rng)),
+        "AveragePooling2D, UpSampling2D": lambda rng: _report(
+            nn.Sequential([nn.AveragePooling2D(2), nn.UpSampling2D(), nn.Reshape((36, 3))]), img(rng)),
+        "GlobalAverage/MaxPooling2D": lambda rng: _report(
+            nn.Sequential([nn.Conv2D(4, 3, bias_initializer=RANDOM), nn.GlobalMaxPooling2D()]), img(rng)),
+        "GlobalAveragePooling2D": lambda rng: _report(nn.GlobalAveragePooling2D(), img(rng)),
+        "Conv1D, MaxPooling1D": lambda rng: _report(
+            nn.Sequential([nn.Conv1D(5, 3, padding="causal", bias_initializer=RANDOM), nn.MaxPooling1D()]), seq(rng)),
+        "SimpleRNN": lambda rng: _report(nn.SimpleRNN(5, return_sequences=True, bias_initializer=RANDOM), seq(rng)),
+        "LSTM (initial state)": lambda rng: _report(
+            nn.LSTM(5, bias_initializer=RANDOM), seq(rng), initial_state=list(rng.normal(size=(2, 3, 5)))),
+        "GRU (reset_after)": lambda rng: _report(nn.GRU(5, return_sequences=True, bias_initializer=RANDOM), seq(rng)),
+        "Embedding, TimeDistributed": lambda rng: _report(
+            nn.Sequential([nn.Embedding(10, 4), nn.TimeDistributed(dense(3))]), rng.integers(0, 10, size=(3, 6))),
+        "BatchNormalization (inference)": lambda rng: _report(
+            nn.BatchNormalization(beta_initializer=RANDOM, gamma_initializer=RANDOM,
+                                  moving_mean_initializer=RANDOM, moving_variance_initializer="ones"),
+            rng.normal(size=(8, 5))),
+        "BatchNormalization (training)": lambda rng: _report(
+            nn.Sequential([dense(6), nn.BatchNormalization(beta_initializer=RANDOM, gamma_initializer=RANDOM)]),
+            rng.normal(size=(16, 5)), training=True),
+        "LayerNormalization": lambda rng: _report(
+            nn.LayerNormalization(beta_initializer=RANDOM, gamma_initializer=RANDOM), seq(rng)),
+        "merging (Add, Multiply, ...)": lambda rng: _report(_merging_model(nn),
+                                                             [rng.normal(size=(4, 5)), rng.normal(size=(4, 5))]),
+        "MultiHeadAttention (causal)": lambda rng: _report(_keras_mha_model(keras, True), rng.normal(size=(3, 5, 4))),
+        "training: 5 Adam steps": _adam_steps,
+    }
+
+
+def _adam_steps(rng, steps=5):
+    """The weights of an MLP after ``steps`` Adam steps on the same batches, NumPy vs Keras's train_on_batch."""
+    from .. import nn
+    from .devices import keras_compute_dtype
+    keras = import_keras_quietly()
+    dtype = keras_compute_dtype("float64")
+    model = nn.Sequential([nn.Dense(8, activation="tanh", bias_initializer=RANDOM), nn.Dense(3, activation="softmax")])
+    model.build((None, 4))
+    model.set_weights([w.astype(dtype).astype(np.float64) for w in model.get_weights()])
+    keras_model = nn.to_keras(model, dtype=dtype)
+    model.compile(optimizer=nn.Adam(0.01), loss="categorical_crossentropy")
+    keras_model.compile(optimizer=keras.optimizers.Adam(0.01),
+                        loss=keras.losses.CategoricalCrossentropy(dtype=dtype), jit_compile=False)
+    x = rng.normal(size=(steps, 16, 4)).astype(dtype)
+    y = np.eye(3, dtype=dtype)[rng.integers(0, 3, size=(steps, 16))]
+    for step in range(steps):
+        model.train_on_batch(x[step].astype(np.float64), y[step].astype(np.float64))
+        keras_model.train_on_batch(x[step], y[step])
+    names = [f"{layer.name}/{n}" for layer in model.layers for n in layer.weight_names]
+    return [Row(f"{name} after {steps} steps", mine, np.asarray(theirs))
+            for name, mine, theirs in zip(names, model.get_weights(), keras_model.get_weights())]
+
+
+def run_case(name, seed=0):
+    """(rows, dtype of Keras's numbers) for the case ``name``."""
+    from .devices import keras_compute_dtype
+    result = _cases()[name](np.random.default_rng(seed))
+    if isinstance(result, list):
+        return result, keras_compute_dtype("float64")
+    return result.rows, result.dtype
+
+
+def case_names():
+    return list(_cases())
