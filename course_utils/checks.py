@@ -48,18 +48,28 @@ class NotAnswered(Exception):
 
 
 # ---------------------------------------------------------------------- plain data
-def to_plain(value, _depth=0):
+def to_plain(value, n_outputs=None, _depth=0):
     """The learner's output as plain data: a float/int/bool ndarray, or a tuple of them.
+
+    n_outputs: how many outputs the exercise returns (``Exercise.n_outputs``). With 1, any nesting
+    of lists/tuples/0-d arrays/NumPy scalars that forms a regular array is that one array (a list
+    of rows, a list of ``np.where`` results, a list of ``np.bool_``); with more, a tuple or list is
+    read as that many parts, each one array. Unknown (None): a sequence of numbers (0-d arrays
+    included) is an array, any other sequence a tuple of parts.
 
     Raises NotAnswered with a sentence when the output is not numeric data (None, a string,
     an object that merely pretends to be equal to everything, ...).
     """
-    if _depth > 3:
-        raise NotAnswered("the output is nested too deeply; return an array, a number or a tuple of them")
     if value is None:
         raise NotAnswered("the function returned None - did you forget the `return` statement?")
-    if isinstance(value, (tuple, list)) and value and not _all_numbers(value):
-        return tuple(to_plain(v, _depth + 1) for v in value)
+    if isinstance(value, (tuple, list)) and value:
+        if n_outputs is None or n_outputs == 1:
+            array = _regular_array(value)
+            if array is not None and (n_outputs == 1 or _all_numbers(value)):
+                return array
+        if _depth >= 3:
+            raise NotAnswered("the output is nested too deeply; return an array, a number or a tuple of them")
+        return tuple(to_plain(v, None if n_outputs is None else 1, _depth + 1) for v in value)
     try:
         array = np.asarray(value)
     except Exception as exc:
@@ -72,13 +82,92 @@ def to_plain(value, _depth=0):
     return np.array(array)  # a fresh base-class ndarray: no subclass can change comparisons
 
 
+def _regular_array(seq):
+    """``seq`` (nested lists/tuples/arrays/numbers) as one real numeric ndarray, or None when it is
+    ragged or holds anything else (strings, objects, complex numbers)."""
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            array = np.array(seq)
+    except Exception:
+        return None
+    if array.dtype.kind not in "biuf":
+        return None
+    return np.array(array)
+
+
 def _all_numbers(seq):
-    return all(isinstance(v, (int, float, bool, np.number)) for v in seq)
+    return all(isinstance(v, (int, float, bool, np.number)) or (isinstance(v, np.ndarray) and v.ndim == 0)
+               for v in seq)
 
 
 # ---------------------------------------------------------------------- comparing
 GENERIC_STABLE_HINT = ("an overflow (exp of a large number) or a log(0) / division by zero; rewrite the "
                        "formula so that no intermediate value overflows")
+NAN_HINT = ("NaN (not a number) comes from 0/0, inf - inf, 0 * inf, or the log or square root of a negative "
+            "number; find the step that makes it (np.seterr(all='raise') stops there)")
+SUBTRACT_INF_HINT = ("-inf - (-inf) is NaN: a row that is -inf everywhere (every entry masked) has the maximum -inf, "
+                     "so z - max(z) gives NaN there; give masked entries a large finite negative value (e.g. -1e9), "
+                     "or treat a fully masked row on its own")
+ZERO_BY_ZERO_HINT = ("0/0 is NaN: a denominator is 0 - a sum of exp that all underflowed to 0, or a row whose "
+                     "entries are all masked; subtract each row's max before exp (its largest term is then "
+                     "exp(0) = 1), and treat a fully masked row on its own")
+LOG_ZERO_HINT = ("log(0) = -inf: a probability of exactly 0 or 1 went into a log; clip it into [eps, 1 - eps] "
+                 "first, or compute the loss from the logits (np.logaddexp)")
+LOG_NEGATIVE_HINT = ("the log of a negative number is NaN: check what goes inside the log (1 - p with p > 1? "
+                     "a difference that rounding made negative?)")
+SQRT_NEGATIVE_HINT = ("the square root of a negative number is NaN: a variance computed as E[x^2] - E[x]^2 can "
+                      "come out negative by rounding (cancellation); compute np.mean((x - mean)**2) instead")
+ZERO_TIMES_INF_HINT = ("0 * inf is NaN: an infinite intermediate value (an overflow, or log(0)) was multiplied "
+                       "by 0")
+
+# (what NumPy's FloatingPointError says, the cause in words); None: the exercise's stable hint
+_FP_CAUSES = (("overflow", None),
+              ("invalid value encountered in subtract", SUBTRACT_INF_HINT),
+              ("invalid value encountered in add", SUBTRACT_INF_HINT),
+              ("divide by zero encountered in log", LOG_ZERO_HINT),
+              ("invalid value encountered in log", LOG_NEGATIVE_HINT),
+              ("invalid value encountered in sqrt", SQRT_NEGATIVE_HINT),
+              ("invalid value encountered in multiply", ZERO_TIMES_INF_HINT),
+              ("invalid value encountered in", ZERO_BY_ZERO_HINT),     # divide / true_divide
+              ("divide by zero", None))
+
+
+def fp_cause_hint(message, stable_hint=""):
+    """The fix that fits a FloatingPointError's message ('overflow encountered in exp',
+    'invalid value encountered in subtract', ...)."""
+    for needle, hint in _FP_CAUSES:
+        if needle in str(message):
+            if hint is LOG_ZERO_HINT and stable_hint:
+                return stable_hint      # the formula's own fix (the logits form, a clip)
+            return hint or stable_hint or GENERIC_STABLE_HINT
+    return stable_hint or GENERIC_STABLE_HINT
+
+
+def nonfinite_hint(got, args=(), stable_hint=""):
+    """The cause of a non-finite output as far as the output and the inputs tell it (the grader's
+    case, where the learner's function cannot be run again): -inf in the inputs and NaN out is
+    -inf - (-inf); inf out, or large inputs, an overflow; NaN from moderate inputs is named
+    generically."""
+    g = np.asarray(got, dtype=np.float64)
+    arrays = [np.asarray(a, dtype=np.float64) for a in _numeric_leaves(args)]
+    if np.isnan(g).any() and any(np.isneginf(a).any() for a in arrays):
+        return SUBTRACT_INF_HINT
+    if np.isinf(g).any() or any(a.size and np.nanmax(np.abs(np.where(np.isfinite(a), a, 0))) >= 30 for a in arrays):
+        return stable_hint or GENERIC_STABLE_HINT
+    return NAN_HINT
+
+
+def _numeric_leaves(value):
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _numeric_leaves(v)
+    elif isinstance(value, dict):
+        yield from _numeric_leaves(list(value.values()))
+    elif isinstance(value, (int, float, np.number, np.ndarray)) and not isinstance(value, bool) \
+            and np.asarray(value).dtype.kind in "iuf":
+        yield value
 
 
 def _digits(x, digits):
@@ -171,36 +260,82 @@ def _shape_hint(expected, got, rtol, atol):
     if got.size == expected.size and _close(expected.ravel(), got.ravel(), rtol, atol):
         return " The numbers are right but arranged differently: check your reshape."
     if got.ndim == expected.ndim - 1:
-        for axis in range(expected.ndim):
-            if es[:axis] + es[axis + 1:] == gs:
-                if es[axis] == 1:
-                    return (f" Axis {axis} (of length 1) is missing: keep it, e.g. keepdims=True, or "
-                            f"index with [:, None].")
-                return (f" Axis {axis} (of length {es[axis]}) is missing: did you sum, average or index "
-                        f"over an axis you should have kept?")
-        return " A dimension is missing."
+        return _missing_axis_hint(expected, got, rtol, atol)
     if got.ndim == expected.ndim + 1:
-        for axis in range(got.ndim):
-            if gs[:axis] + gs[axis + 1:] == es:
-                if gs[axis] == 1:
-                    return f" There is an extra axis {axis} of length 1: drop it (np.squeeze, or no keepdims)."
-                return (f" There is an extra axis {axis} of length {gs[axis]}: did you forget to sum over it "
-                        f"(or to take one of its entries)?")
-        return " There is an extra dimension."
+        return _extra_axis_hint(expected, got, rtol, atol)
     if got.ndim == expected.ndim:
         differ = [i for i in range(got.ndim) if gs[i] != es[i]]
         if len(differ) == 1 and abs(gs[differ[0]] - es[differ[0]]) == 1:
             i = differ[0]
-            return (f" Axis {i} has length {gs[i]} instead of {es[i]}: off by one (a loop bound, a "
-                    f"range() or a slice end?).")
+            if _off_by_one(expected, got, i, rtol, atol):
+                return (f" Axis {i} has length {gs[i]} instead of {es[i]}: off by one (a loop bound, a "
+                        f"range() or a slice end?).")
+            return f" Axis {i} has length {gs[i]} instead of {es[i]}."
         if len(differ) == 1 and (gs[differ[0]] == 1 or es[differ[0]] == 1):
             return " An axis has length 1 where it should not (or the other way round): check the axis you reduce over."
     return ""
 
 
-def compare_arrays(expected, got, rtol=1e-6, atol=1e-8, what="the output", hints=True, stable_hint=""):
+def _off_by_one(expected, got, axis, rtol, atol):
+    """True when one array is the other with its first or last entry along ``axis`` dropped."""
+    longer, shorter = (expected, got) if expected.shape[axis] > got.shape[axis] else (got, expected)
+    n = longer.shape[axis]
+    return any(_close(np.take(longer, range(a, b), axis=axis), shorter, rtol, atol) for a, b in ((0, n - 1), (1, n)))
+
+
+def _reductions(x, axis):
+    """What summing, averaging or indexing ``axis`` of x gives (the ways an axis gets lost)."""
+    with np.errstate(all="ignore"):
+        x = x.astype(np.float64)
+        return [x.sum(axis=axis), x.mean(axis=axis), np.take(x, 0, axis=axis), np.take(x, -1, axis=axis),
+                x.max(axis=axis), x.min(axis=axis)]
+
+
+def _axes_named(axes, shape):
+    lengths = {shape[a] for a in axes}
+    if len(axes) == 1:
+        return f"Axis {axes[0]} (of length {shape[axes[0]]})"
+    which = " or ".join(f"axis {a}" for a in axes)
+    return f"{which[0].upper()}{which[1:]} ({'both' if len(axes) == 2 else 'all'} of length {lengths.pop()})"
+
+
+def _missing_axis_hint(expected, got, rtol, atol):
+    es, gs = expected.shape, got.shape
+    candidates = [a for a in range(expected.ndim) if es[:a] + es[a + 1:] == gs]
+    if not candidates:
+        return " A dimension is missing."
+    if len(candidates) > 1:    # name the axis only if the output shows which one was lost
+        explained = [a for a in candidates if any(_close(r, got, rtol, atol) for r in _reductions(expected, a))]
+        candidates = explained if len(explained) == 1 else candidates
+    named = _axes_named(candidates, es)
+    if es[candidates[0]] == 1:
+        return f" {named} is missing: keep it, e.g. keepdims=True, or index with [:, None]."
+    return f" {named} is missing: did you sum, average or index over an axis you should have kept?"
+
+
+def _extra_axis_hint(expected, got, rtol, atol):
+    es, gs = expected.shape, got.shape
+    candidates = [a for a in range(got.ndim) if gs[:a] + gs[a + 1:] == es]
+    if not candidates:
+        return " There is an extra dimension."
+    if len(candidates) > 1:
+        explained = [a for a in candidates if any(_close(expected, r, rtol, atol) for r in _reductions(got, a))]
+        candidates = explained if len(explained) == 1 else candidates
+    if gs[candidates[0]] == 1:
+        return f" There is an extra axis {candidates[0]} of length 1: drop it (np.squeeze, or no keepdims)."
+    if len(candidates) == 1:
+        return (f" There is an extra axis {candidates[0]} of length {gs[candidates[0]]}: did you forget to sum "
+                f"over it (or to take one of its entries)?")
+    which = " or ".join(str(a) for a in candidates)
+    return (f" There is an extra axis ({which}, of length {gs[candidates[0]]}): did you forget to sum over it "
+            f"(or to take one of its entries)?")
+
+
+def compare_arrays(expected, got, rtol=1e-6, atol=1e-8, what="the output", hints=True, stable_hint="",
+                   nonfinite=""):
     """None when ``got`` matches ``expected``; otherwise a sentence saying how it differs
-    (with ``hints``, also the likely cause when the difference has a telling pattern)."""
+    (with ``hints``, also the likely cause when the difference has a telling pattern).
+    nonfinite: the cause of a NaN/inf output when it is known (see ``fp_cause_hint``)."""
     expected = np.asarray(expected)
     got = np.asarray(got)
     if got.shape != expected.shape:
@@ -215,7 +350,7 @@ def compare_arrays(expected, got, rtol=1e-6, atol=1e-8, what="the output", hints
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
         where = f" at index {bad}" if g.ndim else ""
         return (f"{what} contains {g[bad] if g.ndim else g}{where} (expected "
-                f"{_fmt(e[bad] if e.ndim else e)}): {stable_hint or GENERIC_STABLE_HINT}.")
+                f"{_fmt(e[bad] if e.ndim else e)}): {nonfinite or stable_hint or GENERIC_STABLE_HINT}.")
     close = np.isclose(g, e, rtol=rtol, atol=atol)
     if np.all(close):
         return None
@@ -232,8 +367,9 @@ def compare_arrays(expected, got, rtol=1e-6, atol=1e-8, what="the output", hints
         return msg
     if np.allclose(g, -e, rtol=rtol, atol=atol):
         msg += " It has the wrong sign."
-    elif e.size > 1 and np.all(e != 0) and np.allclose(g / e, (g / e).ravel()[0], rtol=1e-6) \
-            and (g / e).ravel()[0] != 0:
+    elif e.size > 1 and np.all(e != 0) and len(np.unique(np.abs(e))) > 2 \
+            and np.allclose(g / e, (g / e).ravel()[0], rtol=1e-6) and (g / e).ravel()[0] != 0:
+        # (three or more distinct magnitudes: 0.5 where a step's 1 belongs is no scaling)
         factor = (g / e).ravel()[0]
         msg += (f" Every value is off by the same factor, {factor:.4g}: a sum where a mean belongs "
                 f"(or the other way round), or a missing constant such as 2 or 1/n?")
@@ -248,14 +384,17 @@ def _parts(value, n):
     return value
 
 
-def diagnose(exercise: Exercise, case: Case, got, expected=None, others=None):
+def diagnose(exercise: Exercise, case: Case, got, expected=None, others=None, fp_message=None):
     """None when ``got`` (plain data) is right for ``case``; otherwise what is wrong, in words.
 
     others: [(case, got, expected), ...] the learner's outputs on the other cases (as many as are
     known); a recognised mistake is named only when it matches the learner on all of them.
+    fp_message: what NumPy said when the learner's function was run again with floating-point
+    errors raising (``check`` does that for a non-finite output; the grader cannot), the evidence
+    for the cause of a NaN or inf.
     """
     if expected is None:
-        expected = to_plain(exercise.expected(case))
+        expected = to_plain(exercise.expected(case), exercise.n_outputs)
     names = exercise.output_names
     expected, got = _parts(expected, len(names)), _parts(got, len(names))
     if isinstance(expected, tuple):
@@ -266,19 +405,24 @@ def diagnose(exercise: Exercise, case: Case, got, expected=None, others=None):
         for i, (e, g) in enumerate(zip(expected, got)):
             what = names[i] if i < len(names) else f"output {i}"
             if compare_arrays(e, g, exercise.rtol, exercise.atol, what=what):
-                return _explain(exercise, case, got, expected, e, g, what, others)
+                return _explain(exercise, case, got, expected, e, g, what, others, fp_message)
         return None
     if isinstance(got, tuple):
         return f"expected one output ({_shape(expected)}), got a tuple of {len(got)}."
     what = names[0] if names else ("the value" if exercise.kind == "value" else "the output")
     if compare_arrays(expected, got, exercise.rtol, exercise.atol, what=what):
-        return _explain(exercise, case, got, expected, expected, got, what, others)
+        return _explain(exercise, case, got, expected, expected, got, what, others, fp_message)
     return None
 
 
-def _explain(exercise, case, got, expected, expected_part, got_part, what, others):
+def _explain(exercise, case, got, expected, expected_part, got_part, what, others, fp_message=None):
     """The difference in words: a recognised mistake by name if it is the cause, else the pattern."""
-    kwargs = dict(rtol=exercise.rtol, atol=exercise.atol, what=what, stable_hint=exercise.stable_hint)
+    if fp_message:
+        nonfinite = fp_cause_hint(fp_message, exercise.stable_hint)
+    else:
+        nonfinite = nonfinite_hint(got_part, tuple(case.args) + tuple(case.kwargs.values()), exercise.stable_hint)
+    kwargs = dict(rtol=exercise.rtol, atol=exercise.atol, what=what, stable_hint=exercise.stable_hint,
+                  nonfinite=nonfinite)
     mistake = _mistake_sentence(exercise, case, got, expected, others)
     if mistake:
         return compare_arrays(expected_part, got_part, hints=False, **kwargs) + mistake
@@ -288,8 +432,8 @@ def _explain(exercise, case, got, expected, expected_part, got_part, what, other
 def _wrong_output(exercise, wrong, case):
     if exercise.kind == "function":
         with np.errstate(all="ignore"):
-            return to_plain(wrong(*copy_args(case.args), **copy_args(case.kwargs)))
-    return to_plain(wrong() if callable(wrong) else wrong)
+            return to_plain(wrong(*copy_args(case.args), **copy_args(case.kwargs)), exercise.n_outputs)
+    return to_plain(wrong() if callable(wrong) else wrong, exercise.n_outputs)
 
 
 def _mistake_sentence(exercise, case, got, expected, others=None):
@@ -346,7 +490,7 @@ def call_learner(exercise, answer, case):
         if answer is None or answer is Ellipsis:
             raise NotAnswered(f"`{exercise.name}` has no value yet: compute it where the exercise says "
                               f"`# YOUR CODE HERE`, run that cell, then run this check again.")
-        return to_plain(answer)
+        return to_plain(answer, exercise.n_outputs)
     if not callable(answer):
         raise NotAnswered(f"expected the function `{exercise.name}` itself, got {type(answer).__name__}. "
                           f"Pass the function without calling it: check({exercise.key!r}, {exercise.name}).")
@@ -360,8 +504,9 @@ def call_learner(exercise, answer, case):
     except FloatingPointError as exc:
         call = f"{exercise.name}({case.describe(exercise.parameter_names)})"
         label = f" [{case.label}]" if case.label else ""
-        raise NotAnswered(f"`{call}`{label} overflowed ({exc}; this test runs under np.errstate(over=\"raise\")): "
-                          f"{exercise.stable_hint or GENERIC_STABLE_HINT}.") from None
+        what = "overflowed" if "overflow" in str(exc) else "made a NaN or an infinity"
+        raise NotAnswered(f"`{call}`{label} {what} ({exc}; this test runs under np.errstate(over=\"raise\")): "
+                          f"{fp_cause_hint(exc, exercise.stable_hint)}.") from None
     except Exception as exc:
         call = f"{exercise.name}({case.describe(exercise.parameter_names)})"
         raise NotAnswered(f"`{call}` raised {type(exc).__name__}: {exc}") from None
@@ -370,7 +515,33 @@ def call_learner(exercise, answer, case):
                 and not np.array_equal(original, passed, equal_nan=True):
             raise NotAnswered(f"`{exercise.name}` changed its input array in place; "
                               f"compute a new array instead (e.g. x = x + 1, not x += 1).")
-    return to_plain(out)
+    return to_plain(out, exercise.n_outputs)
+
+
+def _fp_message(exercise, answer, case, got, expected):
+    """When the learner's output has a NaN/inf the reference does not: what NumPy says when the
+    function is run again with floating-point errors raising (the first one: 'overflow encountered
+    in exp', 'invalid value encountered in subtract', ...); None otherwise."""
+    if exercise.kind != "function" or not _has_new_nonfinite(got, expected):
+        return None
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            answer(*copy_args(case.args), **copy_args(case.kwargs))
+    except FloatingPointError as exc:
+        return str(exc)
+    except Exception:
+        return None
+    return None
+
+
+def _has_new_nonfinite(got, expected):
+    if isinstance(got, tuple) or isinstance(expected, tuple):
+        return (isinstance(got, tuple) and isinstance(expected, tuple)
+                and any(_has_new_nonfinite(g, e) for g, e in zip(got, expected)))
+    g, e = np.asarray(got), np.asarray(expected)
+    if g.dtype.kind != "f" or g.shape != e.shape:
+        return False
+    return bool((~np.isfinite(g) & np.isfinite(e.astype(np.float64))).any())
 
 
 def run_check(key, answer):
@@ -387,10 +558,11 @@ def run_check(key, answer):
         except NotAnswered as exc:
             stopped = str(exc)
             break  # the same reason would repeat for every case
-        outputs.append((case, got, to_plain(exercise.expected(case))))
+        outputs.append((case, got, to_plain(exercise.expected(case), exercise.n_outputs)))
     passed, problems = 0, []
     for case, got, expected in outputs:
-        problem = diagnose(exercise, case, got, expected, others=outputs)
+        problem = diagnose(exercise, case, got, expected, others=outputs,
+                           fp_message=_fp_message(exercise, answer, case, got, expected))
         if problem is None:
             passed += 1
             continue

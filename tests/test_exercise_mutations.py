@@ -623,7 +623,7 @@ def test_float32_policy_is_one_message_everywhere():
 def test_the_shape_hint_fits_the_shapes(got_shape, hint):
     from course_utils.checks import compare_arrays
     expected = np.arange(24.0).reshape(2, 3, 4)
-    got = np.transpose(expected, (1, 2, 0)) if got_shape == (3, 4, 2) else np.ones(got_shape)
+    got = {(3, 4, 2): np.transpose(expected, (1, 2, 0)), (2, 3, 3): expected[..., 1:]}.get(got_shape, np.ones(got_shape))
     message = compare_arrays(expected, got)
     assert hint in message, message
     assert "which axis you sum over" not in message

@@ -92,6 +92,11 @@ class Exercise:
         return self.key.split(".", 1)[0]
 
     @property
+    def n_outputs(self):
+        """How many outputs the function returns (a tuple when more than 1)."""
+        return max(1, len(self.output_names))
+
+    @property
     def parameter_names(self):
         """The reference function's positional parameter names (to label inputs in feedback)."""
         try:

@@ -171,20 +171,24 @@ def _code_names(code, depth):
 
 # ---------------------------------------------------------------------- converting outputs
 def _all_numbers(seq):
-    return all(isinstance(v, (int, float, bool, _S["number"])) for v in seq)
+    return all(isinstance(v, (int, float, bool, _S["number"]))
+               or (isinstance(v, _S["ndarray"]) and v.ndim == 0) for v in seq)
 
 
 def _encode(value, depth, path, files):
-    """The output as a JSON-able description; arrays written as .npy files (to_plain's rules)."""
-    if depth > 3:
-        return {"t": "nested"}
+    """The output as a JSON-able description; arrays written as .npy files (to_plain's rules).
+    A sequence of parts is kept as parts (the grader reads a regular one as one array when the
+    exercise has one output); a long or deep one is sent as one array if it forms a regular one."""
     if value is None:
         return {"t": "none"}
     if isinstance(value, (tuple, list)):
         items = list(value)
         if items and not _all_numbers(items):
-            if len(items) > _S["max_items"]:
-                return {"t": "too_many", "n": len(items)}
+            if len(items) > _S["max_items"] or depth >= 3:
+                regular = _regular(items)
+                if regular is not None:
+                    return _encode(regular, depth, path, files)
+                return {"t": "nested"} if depth >= 3 else {"t": "too_many", "n": len(items)}
             return {"t": "seq", "v": [_encode(v, depth + 1, path + "_" + str(i), files)
                                       for i, v in enumerate(items)]}
         value = items
@@ -209,6 +213,16 @@ def _encode(value, depth, path, files):
     _write_npy(_S["dir_now"] + "/" + name, array)
     files.append(name)
     return {"t": "npy", "file": name}
+
+
+def _regular(items):
+    try:
+        array = _S["asarray"](items)
+    except BaseException as exc:
+        if isinstance(exc, _Timeout):
+            raise
+        return None
+    return array if isinstance(array, _S["ndarray"]) and array.dtype.kind in "biuf" else None
 
 
 def _write_npy(filename, array):

@@ -127,7 +127,7 @@ def _as_case(case, key):
 
 def _reference(exercise, case):
     try:
-        return to_plain(exercise.expected(case))
+        return to_plain(exercise.expected(case), exercise.n_outputs)
     except NotAnswered as exc:
         raise GradingSetupError(f"the reference of {exercise.key} does not give plain data for the input "
                                 f"{case.describe()}: {exc}") from None

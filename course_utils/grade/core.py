@@ -68,6 +68,7 @@ class GradeOptions:
     gpu: bool = False                 # let the kernel see GPUs (then give memory_limit=0: CUDA maps huge memory)
     startup_timeout: float = 120.0
     interrupt_grace: float = 5.0
+    rss_limit: int = 0                # resident bytes past which the kernel is stopped "out of memory" (0: none)
     max_output_bytes: int = 64 * 2**20    # one output array of a learner's function
     output_warning_bytes: int = 10 * 2**20
 
@@ -155,7 +156,23 @@ def grade_notebook(path, plan: LessonPlan, options: GradeOptions | None = None, 
 
 
 def _execute(run, notebook, data, file_name, tmp, t0):
-    options, plan = run.options, run.plan
+    """Run the notebook's code cells in a new kernel, collecting the answers after each cell."""
+    options = run.options
+    work, private, harvest_dir = _prepare_folders(run.plan, data, file_name, tmp)
+    deadline = t0 + options.timeout
+    with Kernel(work, private, memory_limit=options.memory_limit, gpu=options.gpu,
+                rss_limit=options.rss_limit) as kernel:
+        try:
+            if _start_kernel(run, kernel, harvest_dir, deadline):
+                _run_cells(run, kernel, notebook.code_cells, harvest_dir, deadline)
+        finally:
+            run.timings["peak_rss_mib"] = round(kernel.peak_rss / 2**20, 1)
+    if kernel.killed_processes:
+        run.events.append(f"{kernel.killed_processes} process(es) the notebook left running were stopped.")
+
+
+def _prepare_folders(plan, data, file_name, tmp):
+    """The kernel's working folder (a copy of the notebook) and the grader's private folder."""
     work, private = tmp / "work", tmp / "grader"
     harvest_dir = private / "harvest"
     for folder in (work, private, harvest_dir):
@@ -163,86 +180,112 @@ def _execute(run, notebook, data, file_name, tmp, t0):
     (work / file_name).write_bytes(data)
     (harvest_dir / "inputs.npz").write_bytes(plan.inputs_npz)
     (harvest_dir / "inputs.json").write_bytes(plan.inputs_json)
-    deadline = t0 + options.timeout
-    with Kernel(work, private, memory_limit=options.memory_limit, gpu=options.gpu) as kernel:
-        try:
-            run.timings["kernel_start"] = kernel.start(
-                max(1.0, min(options.startup_timeout, deadline - time.monotonic())))
-        except KernelStartError as exc:
-            run.worsen("kernel failed to start")
-            run.stop_note = f"The kernel failed to start (a problem on the grader's side): {exc}"
+    return work, private, harvest_dir
+
+
+def _start_kernel(run, kernel, harvest_dir, deadline):
+    """Start the kernel and load the grader's collector into it; False (with the reason) if not."""
+    options = run.options
+    try:
+        run.timings["kernel_start"] = kernel.start(max(1.0, min(options.startup_timeout, deadline - time.monotonic())))
+    except KernelStartError as exc:
+        run.worsen("kernel failed to start")
+        run.stop_note = f"The kernel failed to start (a problem on the grader's side): {exc}"
+        return False
+    settings = {"call_seconds": options.cell_timeout, "max_output_bytes": options.max_output_bytes}
+    boot = _BOOT.format(source=_kernel_source(), folder=str(harvest_dir), settings=settings)
+    started = kernel.execute(boot, max(30.0, min(120.0, deadline - time.monotonic())), silent=True)
+    if started.status != "ok":
+        run.worsen("grader error")
+        run.stop_note = (f"The grader could not load its code into the kernel ({started.status}: "
+                         f"{started.ename} {started.evalue}).")
+        return False
+    return True
+
+
+def _run_cells(run, kernel, cells, harvest_dir, deadline):
+    """Run the code cells one by one until the end, a stop, or nothing left that could change a grade."""
+    options = run.options
+    for i, cell in enumerate(cells):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            run.worsen("timeout")
+            run.stop_note = (f"The notebook ran past the {options.timeout:g} s limit; cells from cell "
+                             f"{cell.position} on were not run.")
             return
-        settings = {"call_seconds": options.cell_timeout, "max_output_bytes": options.max_output_bytes}
-        boot = _BOOT.format(source=_kernel_source(), folder=str(harvest_dir), settings=settings)
-        started = kernel.execute(boot, max(30.0, min(120.0, deadline - time.monotonic())), silent=True)
-        if started.status != "ok":
-            run.worsen("grader error")
-            run.stop_note = (f"The grader could not load its code into the kernel ({started.status}: "
-                             f"{started.ename} {started.evalue}).")
+        whole_limit = remaining < options.cell_timeout
+        result = kernel.execute(cell.source, min(options.cell_timeout, remaining))
+        _time_cell(run, i, cell, result)
+        if not _cell_outcome(run, kernel, cell, result, whole_limit, harvest_dir):
             return
-        cells = notebook.code_cells
-        for i, cell in enumerate(cells):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                run.worsen("timeout")
-                run.stop_note = (f"The notebook ran past the {options.timeout:g} s limit; cells from cell "
-                                 f"{cell.position} on were not run.")
-                break
-            whole_limit = remaining < options.cell_timeout
-            result = kernel.execute(cell.source, min(options.cell_timeout, remaining))
-            run.timings["cells"] += result.seconds
-            run.timings["cells_run"] += 1
-            if i == 0:
-                run.timings["first_cell"] = result.seconds
-            if result.seconds > run.timings["slowest_cell"][1]:
-                run.timings["slowest_cell"] = [cell.position, result.seconds]
-            if result.status == "timeout":
-                recovered = kernel.interrupt(result, options.interrupt_grace)
-                if whole_limit:
-                    run.worsen("timeout")
-                    run.stop_note = (f"The notebook ran past the {options.timeout:g} s limit during cell "
-                                     f"{cell.position}; the cells after it were not run.")
-                    if recovered:
-                        _harvest(run, kernel, harvest_dir, cell.position, grace=True)
-                    break
-                run.worsen("cell timeout")
-                if not recovered:
-                    run.stop_note = (f"Cell {cell.position} ran longer than {options.cell_timeout:g} s and "
-                                     f"could not be interrupted; the kernel was stopped and the cells after "
-                                     f"it were not run.")
-                    break
-                run.events.append(f"Cell {cell.position} ran longer than {options.cell_timeout:g} s (an "
-                                  f"infinite loop?) and was interrupted; the run went on with the next cell.")
-            elif result.status == "died":
-                run.worsen("kernel died")
-                run.stop_note = (f"The kernel died during cell {cell.position} ({kernel.exit_description()}"
-                                 f"{_memory_hint(kernel, options)}); the cells after it were not run.")
-                break
-            elif result.status == "error":
-                detail = _short(result.evalue)
-                run.events.append(f"Cell {cell.position} raised {result.ename}" + (f": {detail}" if detail else "."))
-            if result.output_bytes > options.output_warning_bytes:
-                run.events.append(f"Cell {cell.position} printed {result.output_bytes / 2**20:.0f} MB of output "
-                                  f"(not kept).")
-            if result.ask_exit:    # exit()/quit(): collect what the cell defined, then stop as Jupyter would
-                _harvest(run, kernel, harvest_dir, cell.position)
-                run.worsen("kernel died")
-                run.stop_note = (f"Cell {cell.position} called exit() or quit(), which stops the kernel; "
-                                 f"the cells after it were not run.")
-                break
-            if not _harvest(run, kernel, harvest_dir, cell.position):
-                break
-            if not options.run_all and i + 1 < len(cells) and _all_answered(run):
-                names = {p.name for p in plan.exercises}
-                for deps in run.deps.values():
-                    names |= set(deps)
-                later = [c.source for c in cells[i + 1:]]
-                if not may_rebind(later, names):
-                    run.events.append(f"Every answer was collected after cell {cell.position}; the "
-                                      f"{len(later)} code cell(s) after it cannot change them and were not run.")
-                    break
-    if kernel.killed_processes:
-        run.events.append(f"{kernel.killed_processes} process(es) the notebook left running were stopped.")
+        if not _harvest(run, kernel, harvest_dir, cell.position):
+            return
+        if not options.run_all and i + 1 < len(cells) and _all_answered(run) and _nothing_left_to_change(run, cells, i):
+            return
+
+
+def _time_cell(run, i, cell, result):
+    run.timings["cells"] += result.seconds
+    run.timings["cells_run"] += 1
+    if i == 0:
+        run.timings["first_cell"] = result.seconds
+    if result.seconds > run.timings["slowest_cell"][1]:
+        run.timings["slowest_cell"] = [cell.position, result.seconds]
+
+
+def _cell_outcome(run, kernel, cell, result, whole_limit, harvest_dir):
+    """What one cell's run means for the submission (a timeout, a dead kernel, an error, exit());
+    noted in ``run``. False when the run stops after this cell."""
+    options = run.options
+    if result.status == "timeout":
+        recovered = kernel.interrupt(result, options.interrupt_grace)
+        if whole_limit:
+            run.worsen("timeout")
+            run.stop_note = (f"The notebook ran past the {options.timeout:g} s limit during cell "
+                             f"{cell.position}; the cells after it were not run.")
+            if recovered:
+                _harvest(run, kernel, harvest_dir, cell.position, grace=True)
+            return False
+        run.worsen("cell timeout")
+        if not recovered:
+            run.stop_note = (f"Cell {cell.position} ran longer than {options.cell_timeout:g} s and "
+                             f"could not be interrupted; the kernel was stopped and the cells after "
+                             f"it were not run.")
+            return False
+        run.events.append(f"Cell {cell.position} ran longer than {options.cell_timeout:g} s (an "
+                          f"infinite loop?) and was interrupted; the run went on with the next cell.")
+    elif result.status == "died":
+        run.worsen("kernel died")
+        run.stop_note = (f"The kernel died during cell {cell.position} ({kernel.exit_description()}"
+                         f"{_memory_hint(kernel, options)}); the cells after it were not run.")
+        return False
+    elif result.status == "error":
+        detail = _short(result.evalue)
+        run.events.append(f"Cell {cell.position} raised {result.ename}" + (f": {detail}" if detail else ".")
+                          + (_memory_error_hint(options) if result.ename == "MemoryError" else ""))
+    if result.output_bytes > options.output_warning_bytes:
+        run.events.append(f"Cell {cell.position} printed {result.output_bytes / 2**20:.0f} MB of output "
+                          f"(not kept).")
+    if result.ask_exit:    # exit()/quit(): collect what the cell defined, then stop as Jupyter would
+        _harvest(run, kernel, harvest_dir, cell.position)
+        run.worsen("kernel died")
+        run.stop_note = (f"Cell {cell.position} called exit() or quit(), which stops the kernel; "
+                         f"the cells after it were not run.")
+        return False
+    return True
+
+
+def _nothing_left_to_change(run, cells, i):
+    """True (with an event) when no cell after cell i can rebind an exercise or a global it uses."""
+    names = {p.name for p in run.plan.exercises}
+    for deps in run.deps.values():
+        names |= set(deps)
+    later = [c.source for c in cells[i + 1:]]
+    if may_rebind(later, names):
+        return False
+    run.events.append(f"Every answer was collected after cell {cells[i].position}; the "
+                      f"{len(later)} code cell(s) after it cannot change them and were not run.")
+    return True
 
 
 def _harvest(run, kernel, harvest_dir, position, grace=False):
@@ -311,11 +354,30 @@ def _all_answered(run):
 
 
 def _memory_hint(kernel, options):
+    """Why a kernel died, when memory explains it: stopped by the grader past --rss-limit, killed
+    (SIGKILL) by the system's out-of-memory killer, or a crash under the address-space limit."""
     code = kernel.process.returncode if kernel.process is not None else None
+    peak = format_size(kernel.peak_rss) if kernel.peak_rss else "an unknown amount"
+    if kernel.stopped_for_memory:
+        return (f": out of memory - the kernel used more than the {format_size(options.rss_limit)} of memory the "
+                f"grader allows it (--rss-limit; on Gradescope the container's memory less the grader's "
+                f"share); raise the autograder's memory (Gradescope: the assignment's Autograder settings, "
+                f"see the README's table per lesson)")
+    if code == -9:
+        return (f": killed with SIGKILL, most likely by the system's out-of-memory killer - the kernel had "
+                f"reached {peak} resident; give the grader more memory (on Gradescope raise the "
+                f"autograder's memory, see the README's table per lesson)")
     if options.memory_limit and code is not None and code < 0:
         return (f": a crash in compiled code, or, with the memory limit of {format_size(options.memory_limit)}, "
                 f"running out of memory")
     return ""
+
+
+def _memory_error_hint(options):
+    if not options.memory_limit:
+        return ""
+    return (f" (the kernel may use at most {format_size(options.memory_limit)} of address space: raise "
+            f"--memory-limit if a correct notebook needs more)")
 
 
 def _short(text, limit=200):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shlex
 import stat
 import sys
@@ -80,7 +81,8 @@ def build_zip(lesson, out, tests_dir=None, options=None, source=None):
     arguments = [f"--lesson {shlex.quote(lesson)}", "--submission /autograder/submission",
                  "--results /autograder/results/results.json",
                  f"--cell-timeout {options.cell_timeout:g}", f"--timeout {options.timeout:g}",
-                 f"--memory-limit {options.memory_limit}", f"--hidden-visibility {options.hidden_visibility}"]
+                 f"--memory-limit {options.memory_limit}", f"--rss-limit {options.rss_limit or RSS_AUTO}",
+                 f"--hidden-visibility {options.hidden_visibility}"]
     if hidden_file is not None:
         arguments.append(f"--tests {SOURCE_DIR}/tests")
     files = {}
@@ -182,6 +184,24 @@ include = ["course_utils*"]
 
 
 # ---------------------------------------------------------------------- inside Gradescope
+RSS_AUTO = "auto"
+GRADER_SHARE = 96 * 2**20     # what the grading process itself keeps resident, with a margin
+
+
+def rss_limit_for_container(text):
+    """--rss-limit: 'auto' is the container's memory (cgroup limit) less the grading process's own
+    share, so that the grader stops a kernel that needs more and says so, before the system's
+    out-of-memory killer picks a process (possibly the grader, which would then write no result)."""
+    if str(text).strip().lower() != RSS_AUTO:
+        return parse_size(text)
+    from .kernel import container_memory, resident_memory
+    total = container_memory()
+    if not total:
+        return 0
+    own = resident_memory(os.getpid())[0]
+    return max(total - own - GRADER_SHARE, 256 * 2**20)
+
+
 def run_autograder(lesson, submission_dir, results_path, options=None, tests_dir=None, exercises=None):
     """Grade the one notebook in ``submission_dir``; write Gradescope's results.json; return the result."""
     options = options or GradeOptions()
@@ -242,6 +262,9 @@ def main(argv=None):
     parser.add_argument("--cell-timeout", type=float, default=GradeOptions.cell_timeout, metavar="SECONDS")
     parser.add_argument("--timeout", type=float, default=GradeOptions.timeout, metavar="SECONDS")
     parser.add_argument("--memory-limit", default=str(GradeOptions.memory_limit), metavar="SIZE")
+    parser.add_argument("--rss-limit", default=RSS_AUTO, metavar="SIZE",
+                        help="resident memory past which a kernel is stopped and the result says it ran out of "
+                             "memory; 'auto' (default): the container's memory less the grader's share; 0: none")
     parser.add_argument("--hidden-visibility", choices=VISIBILITIES, default=GradeOptions.hidden_visibility)
     parser.add_argument("--source", metavar="SPEC", help="install this pip requirement in Gradescope instead of "
                                                          "shipping the local course_utils source")
@@ -250,8 +273,11 @@ def main(argv=None):
     parser.add_argument("--results", default="/autograder/results/results.json", help="with --run: results.json")
     args = parser.parse_args(argv)
     try:
+        # in the zip, 'auto' is written as is (0 here); inside Gradescope it becomes the container's size
+        auto = str(args.rss_limit).strip().lower() == RSS_AUTO
         options = GradeOptions(cell_timeout=args.cell_timeout, timeout=args.timeout,
-                               memory_limit=parse_size(args.memory_limit), hidden_visibility=args.hidden_visibility)
+                               memory_limit=parse_size(args.memory_limit), hidden_visibility=args.hidden_visibility,
+                               rss_limit=rss_limit_for_container(args.rss_limit) if args.run or not auto else 0)
         if args.run:
             result = run_autograder(args.lesson, args.submission, args.results, options, args.tests)
             print(result.output)
@@ -264,7 +290,10 @@ def main(argv=None):
         return 2
     print(f"Wrote {args.out} ({len(names)} files) - upload it as the autograder of a Gradescope programming "
           f"assignment for lesson {args.lesson}. Limits: cell {options.cell_timeout:g} s, notebook "
-          f"{options.timeout:g} s, memory {format_size(options.memory_limit) if options.memory_limit else 'none'}.")
+          f"{options.timeout:g} s, address space {format_size(options.memory_limit) if options.memory_limit else 'none'}, "
+          f"resident memory {format_size(options.rss_limit) if options.rss_limit else 'the container' + chr(39) + 's'}. "
+          f"Choose the autograder's memory for this lesson from the README's table (Grading submissions): "
+          f"a grading kernel imports TensorFlow and needs more than Gradescope's default 768 MB.")
     return 0
 
 

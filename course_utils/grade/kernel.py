@@ -71,11 +71,15 @@ class Run:
 class Kernel:
     """A kernel process for one submission. Use as a context manager: leaving it kills everything."""
 
-    def __init__(self, workdir, private_dir, memory_limit=0, gpu=False):
+    def __init__(self, workdir, private_dir, memory_limit=0, gpu=False, rss_limit=0):
         require_supported_jupyter_client()
         self.workdir = str(workdir)
         self.private_dir = str(private_dir)
         self.memory_limit = int(memory_limit or 0)
+        self.rss_limit = int(rss_limit or 0)     # resident bytes past which the grader stops the kernel
+        self.peak_rss = 0                        # the kernel's peak resident memory seen (bytes)
+        self.stopped_for_memory = False          # the grader killed it for passing rss_limit
+        self._rss_checked = 0.0
         self.gpu = gpu
         self.token = secrets.token_hex(16)
         self.process = None
@@ -206,6 +210,8 @@ class Kernel:
                 run.status = "timeout"
                 break
             self._drain(run, min(100, int((deadline - now) * 1000) + 1))
+            self.watch_memory()
+        self.watch_memory(force=True)
         run.seconds += time.monotonic() - t0
         if run.status == "timeout" and run._reply_at is not None:
             run.status = "ok" if not run.ename else "error"
@@ -240,6 +246,19 @@ class Kernel:
                     run.output_bytes += len(content.get("text", ""))
                 elif kind in ("display_data", "execute_result", "update_display_data"):
                     run.output_bytes += sum(len(str(v)) for v in content.get("data", {}).values())
+
+    def watch_memory(self, force=False):
+        """Note the kernel's peak resident memory (at most every 0.2 s unless ``force``); past
+        ``rss_limit``, kill the kernel before the system's out-of-memory killer picks a process."""
+        now = time.monotonic()
+        if not (force or now - self._rss_checked >= 0.2) or not self.alive():
+            return
+        self._rss_checked = now
+        current, peak = resident_memory(self.process.pid)
+        self.peak_rss = max(self.peak_rss, peak)
+        if self.rss_limit and current > self.rss_limit:
+            self.stopped_for_memory = True
+            self.kill()
 
     def interrupt(self, run, grace=5.0):
         """SIGINT the kernel (KeyboardInterrupt in the cell); True if it finished within ``grace``."""
@@ -309,6 +328,35 @@ class Kernel:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def resident_memory(pid):
+    """(current, peak) resident memory of a process in bytes (VmRSS, VmHWM); (0, 0) if unknown."""
+    values = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    values[line[:5]] = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+def container_memory():
+    """The memory this process may use, in bytes: the cgroup's limit (a container's, e.g.
+    Gradescope's), else the machine's; 0 when unknown."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(path, encoding="ascii").read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            return int(text)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def describe_exit(returncode):

@@ -90,7 +90,7 @@ def _decode_case(plan, index, entry, folder):
             value = _decode_output(entry["out"], folder, 0)
             if value is None and plan.exercise.kind == "value":
                 return ("err", f"`{name}` is None: assign your result to `{name}`.")
-            return ("out", to_plain(value))
+            return ("out", to_plain(value, plan.exercise.n_outputs))
         except NotAnswered as exc:
             return ("err", str(exc))
     code = entry.get("error")
