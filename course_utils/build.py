@@ -2,6 +2,8 @@
 
     python -m course_utils.build            # update solutions' header cells, write lessons/
     python -m course_utils.build --check    # write nothing; exit 1 if anything is out of date
+    python -m course_utils.build --force    # also replace lessons that hold a learner's edits (kept first
+                                            # as my-work/NN_name.backup-<time>.ipynb)
 
 ``solutions/NN_name.ipynb`` are the only hand-edited notebooks. For each of them the build
 
@@ -32,6 +34,21 @@
    carry no nbgrader metadata (nbgrader leaves them as they are). A ``check(...)`` call shares its
    cell with nothing but comments.
 
+What counts as a change (``notebook_content``): the cells' type, id, source, attachments and the
+cell metadata the build writes (``tags``, ``nbgrader``), and the notebook's ``course`` metadata.
+What Jupyter writes on its own when a notebook is opened, run or saved - the kernelspec's display
+name, ``language_info``, outputs, execution counts, cell metadata such as ``collapsed``,
+``scrolled``, ``execution`` or ``jupyter.source_hidden`` - is not a change: the build and
+``--check`` leave such a lesson alone (``--force`` rewrites it).
+
+**A lesson that holds learner work is never overwritten silently.** Each lesson records the digest
+of its cells as the build wrote them (``metadata.course.cells_sha256``). A lesson whose cells no
+longer match that digest was edited after the build (a learner's answers, or a maintainer who edited
+the lesson instead of the solution): the build leaves it as it is, says which file and which cells,
+and exits 1; with ``--force`` it first copies it to ``my-work/NN_name.backup-<time>.ipynb`` (next
+to lessons/) and says so. Learners work in ``my-work/`` (``python -m course_utils.start``), which
+git ignores and the build never touches.
+
 Markers stand alone on their line. Unbalanced, nested or misspelt markers are errors naming the
 notebook, the cell and the line. The output is deterministic: building twice gives the same bytes.
 """
@@ -41,9 +58,11 @@ import argparse
 import ast
 import copy
 import json
+import hashlib
 import re
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -68,6 +87,12 @@ MD_STUB = "*Your answer here.*"
 NOTEBOOK_NAME = re.compile(r"^(\d\d_[A-Za-z0-9_]+)\.ipynb$")
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 FIX_COMMAND = "python -m course_utils.build"
+START_COMMAND = "python -m course_utils.start"
+WORKSPACE = "my-work"          # the learners' folder (next to lessons/), made by course_utils.start
+DIGEST_KEY = "cells_sha256"    # metadata.course.<key> of a lesson: its cells as the build wrote them
+# the only cell metadata that is the notebook's content; the rest (collapsed, scrolled, execution,
+# jupyter.source_hidden, ...) is what Jupyter writes when a notebook is opened, run or saved
+CONTENT_CELL_METADATA = ("tags", "nbgrader")
 
 # a line that mentions a marker without being exactly one (a typo would silently leak a solution)
 _CODE_MARKER_WORDS = re.compile(r"\b(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b")
@@ -131,8 +156,119 @@ def _where(path, index, cells=None, line=None):
     return text
 
 
+# ---------------------------------------------------------------------- what counts as a change
+def notebook_content(nb):
+    """What the course owns in a notebook, as a canonical JSON string: every cell's type, id, source,
+    attachments and ``tags``/``nbgrader`` metadata, and the notebook's ``course`` metadata (its digest
+    left out). Outputs, execution counts, the kernelspec, ``language_info`` and the cell metadata
+    Jupyter writes by itself are not part of it: two notebooks with the same content differ only by
+    what opening, running or saving them in Jupyter changes."""
+    nb = nb if isinstance(nb, dict) else json.loads(nb)
+    course = dict((nb.get("metadata") or {}).get("course") or {})
+    course.pop(DIGEST_KEY, None)
+    cells = []
+    for cell in nb.get("cells", []):
+        metadata = cell.get("metadata") or {}
+        cells.append({"cell_type": cell.get("cell_type"), "id": cell.get("id"), "source": _source(cell),
+                      "attachments": cell.get("attachments") or {},
+                      "metadata": {k: metadata[k] for k in CONTENT_CELL_METADATA if k in metadata}})
+    return json.dumps({"course": course, "cells": cells}, sort_keys=True, ensure_ascii=False)
+
+
+def content_digest(nb):
+    """sha256 of ``notebook_content(nb)``: what a lesson records as built."""
+    return hashlib.sha256(notebook_content(nb).encode("utf-8")).hexdigest()
+
+
+def _recorded_digest(nb):
+    course = (nb.get("metadata") or {}).get("course") or {}
+    return course.get(DIGEST_KEY) if isinstance(course, dict) else None
+
+
+def edited_cells(lesson, built):
+    """'cell 7 (answer: 'def sigmoid(z):')' for each cell of ``lesson`` whose content differs from the
+    cell with the same id in ``built`` (or that ``built`` does not have); both as dicts."""
+    by_id = {c.get("id"): c for c in built.get("cells", [])}
+    out = []
+    for index, cell in enumerate(lesson.get("cells", [])):
+        other = by_id.get(cell.get("id"))
+        if other is None or _source(other) != _source(cell) or other.get("cell_type") != cell.get("cell_type"):
+            first = next((ln.strip() for ln in _source(cell).splitlines() if ln.strip()), "")
+            out.append(f"cell {index + 1}" + (f" ({first[:40]!r})" if first else ""))
+    return out
+
+
+@dataclass
+class LessonState:
+    """How a stored lesson stands against the build:
+
+    - ``missing``; ``current`` (byte for byte); ``same`` (only what Jupyter writes differs: metadata,
+      outputs, execution counts);
+    - ``stale``: the lesson is as the build once wrote it, but the solution has changed since (a
+      maintainer forgot to rebuild);
+    - ``edited``: its cells were changed after the build wrote it (a learner's answers, or a hand edit);
+      ``cells`` names them.
+    """
+    kind: str
+    cells: list = field(default_factory=list)
+
+
+def lesson_state(lesson_path, built_text):
+    lesson_path = Path(lesson_path)
+    if not lesson_path.exists():
+        return LessonState("missing")
+    text = lesson_path.read_text(encoding="utf-8")
+    if text == built_text:
+        return LessonState("current")
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        return LessonState("edited", ["the file is not valid JSON"])
+    built = json.loads(built_text)
+    if notebook_content(stored) == notebook_content(built):
+        return LessonState("same")
+    if _recorded_digest(stored) == content_digest(stored):
+        return LessonState("stale")
+    # edited after the build (or written before lessons recorded their digest: it cannot be told apart)
+    return LessonState("edited", edited_cells(stored, built))
+
+
+WORKSPACE_GITIGNORE = ("# Your work on the lessons: git ignores this folder (a `git pull` of the course never\n"
+                       "# touches it), and `python -m course_utils.start` never overwrites a file here.\n*\n")
+
+
+def ensure_workspace(folder):
+    """Make the learners' folder, git-ignored by its own .gitignore (nothing to add to the repository's)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / ".gitignore").exists():
+        _write(folder / ".gitignore", WORKSPACE_GITIGNORE)
+    return folder
+
+
+def backup_path(lesson_path, stem):
+    """my-work/NN_name.backup-<YYYYmmdd-HHMMSS>[-k].ipynb next to the lessons folder, never an existing file."""
+    folder = Path(lesson_path).parent.parent / WORKSPACE
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, k = folder / f"{stem}.backup-{stamp}.ipynb", 1
+    while path.exists():
+        k += 1
+        path = folder / f"{stem}.backup-{stamp}-{k}.ipynb"
+    return path
+
+
+def edited_message(lesson_path, state, solution_path, check=False):
+    cells = ", ".join(state.cells[:4]) + (f" and {len(state.cells) - 4} more" if len(state.cells) > 4 else "")
+    return (f"{lesson_path}: holds edits made after the build wrote it ({cells or 'its cells changed'}) - "
+            f"a learner's answers, or a hand edit of the lesson. The build leaves it as it is. "
+            f"A learner: keep working in {WORKSPACE}/ (`{START_COMMAND}` copies your lessons, answers "
+            f"included, there; git and the build never touch it). A maintainer: edit {solution_path} instead. "
+            f"Then `{FIX_COMMAND} --force` replaces the lesson, keeping a copy of it in {WORKSPACE}/ first.")
+
+
 # ---------------------------------------------------------------------- header cells
 REPOSITORY_COMMAND = "python -m course_utils.build --repository <owner>/<name>"
+SETUP_TITLE = "Google Colab only: install `course_utils` (run it first; elsewhere it does nothing)"
 _SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
@@ -167,39 +303,35 @@ def install_requirement(repository=REPOSITORY):
 def header_cells(stem, folder, repository=REPOSITORY):
     """The two header cells of ``<folder>/<stem>.ipynb`` (folder: "lessons" or "solutions")."""
     if folder == "lessons":
-        note = ("*Run it locally (see the README) or in Google Colab, where the next cell installs "
-                "`course_utils` first.*")
+        note = ("*In Google Colab, run the collapsed cell below first (it installs `course_utils`). "
+                f"Locally, work on your copy in `{WORKSPACE}/` (see the README).*")
     else:
         note = (f"*The solution notebook: the exercises are filled in. The learner's version is "
                 f"`lessons/{stem}.ipynb`.*")
     badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
              f"({colab_url(folder, stem, repository)})\n\n{note}")
     setup = (
-        "# extra code - in Google Colab, install the course's library `course_utils` (Colab's own\n"
-        "# TensorFlow and Keras are kept as they are); anywhere else this cell does nothing\n"
-        "import sys\n"
+        f"#@title {SETUP_TITLE}\n"
+        "import importlib.util, subprocess, sys\n"
         "\n"
-        "if \"google.colab\" in sys.modules:\n"
-        "    import importlib.util\n"
-        "    import subprocess\n"
-        "\n"
-        "    if importlib.util.find_spec(\"course_utils\") is None:\n"
-        f"        requirement = \"{install_requirement(repository)}\"\n"
-        "        result = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", requirement],\n"
-        "                                capture_output=True, text=True)\n"
-        "        if result.returncode != 0:\n"
-        "            output = (result.stderr or result.stdout).splitlines()\n"
-        "            pip_says = [line.strip() for line in output if \"fatal:\" in line or \"ERROR\" in line][:3]\n"
-        "            raise SystemExit(\n"
-        "                f\"Could not install course_utils ({requirement}).\\n\"\n"
-        "                \"pip said:\\n  \" + \"\\n  \".join(pip_says or output[-3:]) + \"\\n\"\n"
-        "                \"What to do: check that this runtime is online and that the repository exists and is \"\n"
-        "                \"public (a fork points the lessons at itself with \"\n"
-        f"                \"`{REPOSITORY_COMMAND}`, see the README); then run this cell again.\")"
+        f"requirement = \"{install_requirement(repository)}\"\n"
+        "if \"google.colab\" in sys.modules and importlib.util.find_spec(\"course_utils\") is None:\n"
+        "    result = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", requirement],\n"
+        "                            capture_output=True, text=True)\n"
+        "    if result.returncode != 0:\n"
+        "        output = (result.stderr or result.stdout).splitlines()\n"
+        "        pip_says = [line.strip() for line in output if \"fatal:\" in line or \"ERROR\" in line][:3]\n"
+        "        raise SystemExit(f\"Could not install course_utils ({requirement}).\\npip said:\\n  \"\n"
+        "                         + \"\\n  \".join(pip_says or output[-3:]) + \"\\nWhat to do: check that this \"\n"
+        "                         \"runtime is online and that the repository exists and is public (a fork \"\n"
+        "                         \"points the lessons at itself with \"\n"
+        f"                         \"`{REPOSITORY_COMMAND}`, see the README); then run this cell again.\")"
     )
     metadata = {"tags": [HEADER_TAG]}
+    # collapsed: Colab shows the #@title form (cellView), JupyterLab hides the source
+    setup_metadata = {"cellView": "form", "jupyter": {"source_hidden": True}, "tags": [HEADER_TAG]}
     return [v4.new_markdown_cell(badge, id="course-header-badge", metadata=copy.deepcopy(metadata)),
-            v4.new_code_cell(setup, id="course-header-setup", metadata=copy.deepcopy(metadata))]
+            v4.new_code_cell(setup, id="course-header-setup", metadata=setup_metadata)]
 
 
 def _tags(cell):
@@ -412,7 +544,9 @@ def lesson_notebook(solution, stem, path="notebook", repository=REPOSITORY):
             cell.source = lesson_markdown(source, where)
         cells.append(cell)
     nb.cells = cells
-    return with_header(nb, stem, "lessons", path, repository)
+    nb = with_header(nb, stem, "lessons", path, repository)
+    nb.metadata["course"][DIGEST_KEY] = content_digest(nb)
+    return nb
 
 
 # ---------------------------------------------------------------------- the whole build
@@ -443,33 +577,67 @@ def build_one(solution_path, repository=REPOSITORY):
     graded_nb = with_nbgrader(stored_nb, solution_path)
     lesson_text = notebook_text(lesson_notebook(graded_nb, stem, solution_path, repository))
     solution_text = notebook_text(with_header(graded_nb, stem, "solutions", solution_path, repository))
-    # compared as nbformat writes them, so that a mere difference in JSON layout is not a change
-    return Built(stem, solution_path, solution_text, lesson_text, solution_text != notebook_text(stored_nb))
+    # compared by content, so that what Jupyter writes (kernelspec, language_info, outputs, cell
+    # metadata such as collapsed/scrolled) and a mere difference in JSON layout are not a change
+    changed = notebook_content(json.loads(solution_text)) != notebook_content(json.loads(notebook_text(stored_nb)))
+    return Built(stem, solution_path, solution_text, lesson_text, changed)
 
 
-def build(solutions_dir="solutions", lessons_dir="lessons", check=False, repository=REPOSITORY):
+class Changes(list):
+    """The build's report, one sentence per file; ``edited``: those about lessons holding edits
+    (not overwritten, or - with force - backed up and replaced)."""
+
+    def __init__(self):
+        super().__init__()
+        self.edited = []
+
+
+def build(solutions_dir="solutions", lessons_dir="lessons", check=False, repository=REPOSITORY, force=False):
     """Build every lesson. Returns the list of things that were (check=False) or would be
-    (check=True) changed, one sentence each; with check=True nothing is written."""
+    (check=True) changed, one sentence each; with check=True nothing is written.
+
+    A lesson whose only differences are what Jupyter writes (metadata, outputs) is left alone (with
+    force: rewritten). A lesson holding edits made after the build wrote it is not overwritten (its
+    sentence is also in ``.edited``); with force it is first copied to my-work/ (the sentence names
+    the copy)."""
     solutions_dir, lessons_dir = Path(solutions_dir), Path(lessons_dir)
     if not solutions_dir.is_dir():
         raise BuildError(f"There is no folder {solutions_dir}: run the build from the repository root, "
                          f"or pass --solutions DIR.")
-    changes, stems = [], set()
+    changes, stems = Changes(), set()
     for path in solution_paths(solutions_dir):
         built = build_one(path, repository)
         stems.add(built.stem)
-        if built.solution_changed:
+        if built.solution_changed or (force and not check and built.solution_text != path.read_text(encoding="utf-8")):
             changes.append(f"{path}: header cells, nbgrader or notebook metadata "
                            f"{'are stale' if check else 'updated'}")
             if not check:
                 _write(path, built.solution_text)
         lesson_path = lessons_dir / f"{built.stem}.ipynb"
-        current = lesson_path.read_text(encoding="utf-8") if lesson_path.exists() else None
-        if current != built.lesson_text:
-            state = "is missing" if current is None else "differs from the build of " + str(path)
-            changes.append(f"{lesson_path}: {state}" if check else f"{lesson_path}: written")
-            if not check:
-                _write(lesson_path, built.lesson_text)
+        state = lesson_state(lesson_path, built.lesson_text)
+        if state.kind == "current" or (state.kind == "same" and (check or not force)):
+            continue
+        if state.kind == "edited":
+            if check or not force:
+                message = edited_message(lesson_path, state, path, check)
+                changes.append(message)
+                changes.edited.append(message)
+                continue
+            backup = backup_path(lesson_path, built.stem)
+            ensure_workspace(backup.parent)
+            _write(backup, lesson_path.read_text(encoding="utf-8"))
+            message = (f"{lesson_path}: held edits made after the build wrote it "
+                       f"({', '.join(state.cells[:4]) or 'its cells changed'}); kept as {backup}, then written")
+            changes.append(message)
+            changes.edited.append(message)
+        elif check:
+            state_text = "is missing" if state.kind == "missing" else (
+                f"differs from the build of {path} (the solution changed since the lesson was built)")
+            changes.append(f"{lesson_path}: {state_text}")
+            continue
+        else:
+            changes.append(f"{lesson_path}: written")
+        _write(lesson_path, built.lesson_text)
     for lesson_path in sorted(lessons_dir.glob("*.ipynb")) if lessons_dir.is_dir() else []:
         match = NOTEBOOK_NAME.match(lesson_path.name)
         if match and match.group(1) in stems:
@@ -500,6 +668,10 @@ def main(argv=None):
                         help="write nothing; exit 1 if a lesson or a solution's header is out of date")
     parser.add_argument("--solutions", default="solutions", help="the solution notebooks (default: solutions)")
     parser.add_argument("--lessons", default="lessons", help="where the lessons go (default: lessons)")
+    parser.add_argument("--force", action="store_true",
+                        help=f"also replace lessons that hold edits made after the build wrote them (a "
+                             f"learner's answers), each copied first to {WORKSPACE}/NN_name.backup-<time>.ipynb; "
+                             f"and rewrite lessons whose only differences are Jupyter's metadata or outputs")
     parser.add_argument("--repository", metavar="OWNER/NAME",
                         help="for a fork: point every Colab badge and install cell at this GitHub "
                              "repository (rewrites course_utils.REPOSITORY), then rebuild")
@@ -511,18 +683,28 @@ def main(argv=None):
                 raise BuildError("--repository rewrites files; it cannot be combined with --check.")
             repository = set_repository(args.repository)
             print(f"course_utils.REPOSITORY is now {repository!r}.")
-        changes = build(args.solutions, args.lessons, check=args.check, repository=repository)
+        if args.check and args.force:
+            raise BuildError("--force rewrites files; it cannot be combined with --check.")
+        changes = build(args.solutions, args.lessons, check=args.check, repository=repository, force=args.force)
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.check:
         if changes:
-            print("Out of date:\n" + "\n".join(f"  {c}" for c in changes)
-                  + f"\nRun `{FIX_COMMAND}` to update them.")
+            stale = [c for c in changes if c not in changes.edited]
+            if stale:
+                print("Out of date:\n" + "\n".join(f"  {c}" for c in stale)
+                      + f"\nRun `{FIX_COMMAND}` to update them.")
+            if changes.edited:
+                print("Edited after the build (not a stale build):\n" + "\n".join(f"  {c}" for c in changes.edited))
             return 1
         print(f"{args.lessons}/ is up to date with {args.solutions}/.")
         return 0
     print("\n".join(changes) if changes else "Nothing to do: everything is up to date.")
+    if changes.edited and not args.force:
+        print(f"{len(changes.edited)} lesson(s) not overwritten because they hold edits (see above); "
+              f"nothing of yours was changed.", file=sys.stderr)
+        return 1
     left = build(args.solutions, args.lessons, check=True, repository=repository)
     if left:
         print("Still out of date:\n" + "\n".join(f"  {c}" for c in left), file=sys.stderr)

@@ -162,9 +162,13 @@ def test_header_cells_follow_the_title_with_the_colab_badge(tmp_path):
         url = f"https://colab.research.google.com/github/{slug}/blob/main/{folder}/01_demo.ipynb"
         assert f"]({url})" in badge.source and "colab-badge.svg" in badge.source
         assert sum("course-header" in c.metadata.get("tags", []) for c in nb.cells) == 2
-        assert nb.metadata["course"] == {"lesson": "01_demo"}
+        assert nb.metadata["course"]["lesson"] == "01_demo"
+        assert set(nb.metadata["course"]) == ({"lesson"} if folder == "solutions" else {"lesson", "cells_sha256"})
         assert nb.metadata["kernelspec"]["name"] == "python3"
         assert nb.cells[3].source == "import numpy as np"
+        # the Colab cell is short and shown collapsed: Colab's form view and JupyterLab's hidden source
+        assert setup.source.startswith("#@title ") and len(setup.source.splitlines()) <= 16
+        assert setup.metadata["cellView"] == "form" and setup.metadata["jupyter"] == {"source_hidden": True}
 
 
 _REAL_FIND_SPEC = importlib.util.find_spec
@@ -285,7 +289,18 @@ def test_check_mode_writes_nothing_and_names_what_is_stale(tmp_path, capsys):
     lesson.write_text(lesson.read_text().replace("YOUR CODE HERE", "my code"))
     capsys.readouterr()
     assert build.main(args) == 1
-    assert "differs from the build" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "holds edits made after the build wrote it" in out and "Out of date" not in out
+    # a stale build (the solution changed, the lesson untouched since it was built) is told apart
+    lesson.unlink()
+    assert build.main(args[1:]) == 0
+    nb = read(path)
+    nb.cells[-1].source += "\nprint('new line')"
+    nbformat.write(nb, path)
+    capsys.readouterr()
+    assert build.main(args) == 1
+    out = capsys.readouterr().out
+    assert "differs from the build" in out and "Out of date" in out and "holds edits" not in out
 
 
 def test_check_mode_from_the_command_line(tmp_path):
@@ -452,3 +467,135 @@ def test_nbgrader_one_test_cell_per_exercise(tmp_path):
     make_solution(tmp_path / "solutions", cells)
     with pytest.raises(build.BuildError, match="already checked in cell 2"):
         run_build(tmp_path)
+
+
+# ---------------------------------------------------------------------- a learner's work is never lost
+def _jupyterlab_save(path, answer=None):
+    """What JupyterLab writes when it opens, runs and saves a lesson (measured on JupyterLab 4): its
+    kernelspec display name, language_info, outputs, execution counts, cell metadata - and, if
+    ``answer`` is given, the learner's answer in place of the first stub."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"
+    nb["metadata"]["language_info"] = {"codemirror_mode": {"name": "ipython", "version": 3},
+                                       "file_extension": ".py", "mimetype": "text/x-python", "name": "python",
+                                       "nbconvert_exporter": "python", "pygments_lexer": "ipython3",
+                                       "version": "3.11.9"}
+    for count, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        cell["execution_count"] = count + 1
+        cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": ["ok\n"]}]
+        cell["metadata"].update({"scrolled": True, "collapsed": False,
+                                 "execution": {"iopub.status.idle": "2026-12-04T10:00:00.000Z"},
+                                 "jupyter": {"source_hidden": False}})
+    if answer is not None:
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            if "raise NotImplementedError()" in source:
+                cell["source"] = source.replace("# YOUR CODE HERE\n    raise NotImplementedError()", answer)
+                break
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+def test_what_jupyterlab_writes_is_not_out_of_date(tmp_path, capsys):
+    path = make_solution(tmp_path / "solutions", basic_cells())
+    run_build(tmp_path)
+    lesson = tmp_path / "lessons" / "01_demo.ipynb"
+    _jupyterlab_save(lesson)
+    saved = lesson.read_bytes()
+    built = build.build_one(path)
+    assert build.lesson_state(lesson, built.lesson_text).kind == "same"
+    assert build.notebook_content(saved.decode()) == build.notebook_content(built.lesson_text)
+    args = ["--solutions", str(tmp_path / "solutions"), "--lessons", str(tmp_path / "lessons")]
+    assert build.main(["--check", *args]) == 0
+    assert build.main(args) == 0 and lesson.read_bytes() == saved      # left alone: outputs kept
+    assert "Nothing to do" in capsys.readouterr().out
+    # the same for a solution opened and saved in JupyterLab
+    _jupyterlab_save(path)
+    assert not build.build_one(path).solution_changed
+    assert build.main(["--check", *args]) == 0
+    # --force rewrites the lesson as built (nothing of the learner's is in it to lose)
+    assert build.main(["--force", *args]) == 0
+    assert lesson.read_text(encoding="utf-8") == build.build_one(path).lesson_text
+    assert not (tmp_path / "my-work").exists()
+
+
+def test_an_answer_in_a_lesson_survives_the_build_which_says_where_it_is(tmp_path, capsys):
+    path = make_solution(tmp_path / "solutions", basic_cells())
+    run_build(tmp_path)
+    lesson = tmp_path / "lessons" / "01_demo.ipynb"
+    _jupyterlab_save(lesson, answer="return x * factor  # my answer")
+    answered = lesson.read_bytes()
+    assert b"my answer" in answered
+    # the maintainer changes the solution meanwhile; a plain build must still keep the answer
+    nb = read(path)
+    nb.cells[-1].source += "\nprint('updated')"
+    nbformat.write(nb, path)
+    args = ["--solutions", str(tmp_path / "solutions"), "--lessons", str(tmp_path / "lessons")]
+    assert build.main(args) == 1
+    captured = capsys.readouterr()
+    assert lesson.read_bytes() == answered
+    # (cells named: those that differ from the new build - the answer, and the cell the solution changed)
+    assert f"{lesson}: holds edits made after the build wrote it (cell 5 ('def scale(x, factor=2.0):'), " \
+           f"cell 8 ('total = 0'))" in captured.out
+    assert "python -m course_utils.start" in captured.out and "--force" in captured.out
+    assert "not overwritten" in captured.err
+    assert build.main(["--check", *args]) == 1
+    assert "holds edits" in capsys.readouterr().out and lesson.read_bytes() == answered
+    # --force keeps the answer in my-work/ (git-ignored), names the copy, then writes the lesson
+    assert build.main(["--force", *args]) == 0
+    out = capsys.readouterr().out
+    backups = sorted((tmp_path / "my-work").glob("01_demo.backup-*.ipynb"))
+    assert len(backups) == 1 and backups[0].read_bytes() == answered
+    assert f"kept as {backups[0]}, then written" in out
+    assert (tmp_path / "my-work" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert lesson.read_text(encoding="utf-8") == build.build_one(path).lesson_text
+    # a second forced build with a second answer never overwrites the first backup
+    _jupyterlab_save(lesson, answer="return factor * x  # second try")
+    assert build.main(["--force", *args]) == 0
+    assert len(list((tmp_path / "my-work").glob("01_demo.backup-*.ipynb"))) == 2
+    assert backups[0].read_bytes() == answered
+
+
+def test_a_lesson_from_before_digests_is_not_overwritten_blindly(tmp_path):
+    path = make_solution(tmp_path / "solutions", basic_cells())
+    run_build(tmp_path)
+    lesson = tmp_path / "lessons" / "01_demo.ipynb"
+    nb = json.loads(lesson.read_text())
+    del nb["metadata"]["course"]["cells_sha256"]
+    nb["cells"][4]["source"] = "def scale(x, factor=2.0):\n    return x * factor\n"
+    lesson.write_text(json.dumps(nb))
+    state = build.lesson_state(lesson, build.build_one(path).lesson_text)
+    assert state.kind == "edited" and state.cells == ["cell 5 ('def scale(x, factor=2.0):')"]
+
+
+def test_start_copies_the_lessons_into_an_ignored_folder_and_never_overwrites(tmp_path):
+    from course_utils import start
+    make_solution(tmp_path / "solutions", basic_cells())
+    make_solution(tmp_path / "solutions", basic_cells(), name="02_more.ipynb")
+    run_build(tmp_path)
+    work = tmp_path / "my-work"
+    command = [sys.executable, "-m", "course_utils.start"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "my-work/01_demo.ipynb: copied from lessons/01_demo.ipynb" in result.stdout
+    for name in ("01_demo.ipynb", "02_more.ipynb"):
+        assert (work / name).read_bytes() == (tmp_path / "lessons" / name).read_bytes()
+    # git ignores the folder (its own .gitignore: nothing to add to the course's)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    ignored = subprocess.run(["git", "-C", str(tmp_path), "check-ignore", "my-work/01_demo.ipynb"],
+                             capture_output=True, text=True)
+    assert ignored.returncode == 0, ignored.stdout + ignored.stderr
+    # the learner answers; the course is updated (a solution changes, the build rewrites lessons/)
+    _jupyterlab_save(work / "01_demo.ipynb", answer="return x * factor  # mine")
+    mine = (work / "01_demo.ipynb").read_bytes()
+    (work / "02_more.ipynb").unlink()
+    nb = read(tmp_path / "solutions" / "01_demo.ipynb")
+    nb.cells[-1].source += "\nprint('course update')"
+    nbformat.write(nb, tmp_path / "solutions" / "01_demo.ipynb")
+    assert run_build(tmp_path) == [f"{tmp_path / 'lessons' / '01_demo.ipynb'}: written"]  # my-work untouched
+    report = start.start(tmp_path / "lessons", work)
+    assert (work / "01_demo.ipynb").read_bytes() == mine
+    assert report[0].startswith(f"{work / '01_demo.ipynb'}: kept (yours, not overwritten); the course has "
+                                f"changed {tmp_path / 'lessons' / '01_demo.ipynb'} since you copied it")
+    assert report[1] == f"{work / '02_more.ipynb'}: copied from {tmp_path / 'lessons' / '02_more.ipynb'}"
+    with pytest.raises(FileNotFoundError, match="No lessons"):
+        start.start(tmp_path / "nowhere", work)
