@@ -599,3 +599,16 @@ def test_start_copies_the_lessons_into_an_ignored_folder_and_never_overwrites(tm
     assert report[1] == f"{work / '02_more.ipynb'}: copied from {tmp_path / 'lessons' / '02_more.ipynb'}"
     with pytest.raises(FileNotFoundError, match="No lessons"):
         start.start(tmp_path / "nowhere", work)
+
+
+def test_nbgrader_is_for_instructors_not_in_the_learners_install():
+    """A learner's `pip install -r requirements.txt` leaves nbgrader out (its JupyterLab menus,
+    Validate button and 'No nbgrader_config.py found' warning); requirements-instructor.txt adds it,
+    and CI's job 1 installs that file, so tests/test_nbgrader.py runs there."""
+    learner = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert not any(line.strip().startswith("nbgrader") for line in learner.splitlines())
+    instructor = (ROOT / "requirements-instructor.txt").read_text(encoding="utf-8").splitlines()
+    assert "-r requirements.txt" in instructor
+    assert any(line.startswith("nbgrader>=") for line in instructor)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python -m pip install -r requirements-instructor.txt" in ci

@@ -21,7 +21,28 @@ from pathlib import Path
 
 import pytest
 
-nbgrader = pytest.importorskip("nbgrader")
+def _require_nbgrader():
+    """nbgrader is an instructors' tool (requirements-instructor.txt, which CI installs): missing, these
+    tests fail. Only on Colab's stack (jupyter_client < 8, ci/colab.sh), where nbgrader is not
+    installed and grading is not supported (see the README), are they skipped."""
+    try:
+        import nbgrader as module
+        return module
+    except ImportError:
+        from importlib import metadata
+        try:
+            client = metadata.version("jupyter_client")
+        except metadata.PackageNotFoundError:
+            client = "0"
+        if int(client.split(".")[0]) < 8:
+            pytest.skip(f"nbgrader is not installed on Colab's stack (jupyter_client {client}); "
+                        f"instructors grade outside Colab", allow_module_level=True)
+        pytest.fail("nbgrader is not installed, and tests/test_nbgrader.py needs it: run "
+                    "`pip install -r requirements-instructor.txt` (the learners' requirements.txt leaves it out).",
+                    pytrace=False)
+
+
+nbgrader = _require_nbgrader()
 
 from course_utils import exercises as exercises_module  # noqa: E402
 
