@@ -13,10 +13,10 @@ current backend and device and prints one table (``--help`` for the flags).
 - harness: compare_with_keras
 """
 from .devices import keras_backend_name, keras_compute_dtype, keras_device, set_tf32
-from .gradients import KerasResult, keras_forward_backward
+from .gradients import KerasResult, keras_forward_backward, keras_gradients
 from .harness import compare_with_keras
 from .report import SCALE_FLOOR, TOLERANCES, ComparisonReport, Row, scaled_error, tolerance_for
 
 __all__ = ["ComparisonReport", "KerasResult", "Row", "SCALE_FLOOR", "TOLERANCES", "compare_with_keras",
-           "keras_backend_name", "keras_compute_dtype", "keras_device", "keras_forward_backward",
+           "keras_backend_name", "keras_compute_dtype", "keras_device", "keras_forward_backward", "keras_gradients",
            "scaled_error", "set_tf32", "tolerance_for"]

@@ -17,11 +17,13 @@ from ..notebook import import_keras_quietly
 @dataclass
 class KerasResult:
     """What Keras computed: ``outputs`` (a list), ``dx`` (an array, a list for several inputs, or None),
-    ``dweights`` (one per trainable weight), ``dstates`` (one per initial state), ``dtype`` (of the outputs)."""
+    ``dweights`` (one per trainable weight), ``dstates`` (one per initial state), ``dtype`` (of the
+    outputs); ``dargs``: the gradient of each positional argument (keras_gradients)."""
     outputs: list
     dx: object
     dweights: list
     dstates: list = field(default_factory=list)
+    dargs: list = field(default_factory=list)
 
     @property
     def dtype(self):
@@ -41,72 +43,97 @@ def keras_forward_backward(keras_model, x, douts, training=False, device=None, i
 
     ``x``: an array, or a list of arrays for a model with several inputs; ``douts``: one array per
     output; ``initial_state``: a list of arrays for a recurrent layer. Returns a KerasResult."""
+    states = None if initial_state is None else _as_list(initial_state)
+    result = keras_gradients(keras_model, [x], douts, training=training, device=device, initial_state=states)
+    result.dx = result.dargs[0]
+    return result
+
+
+def keras_gradients(layer, args, douts, kwargs=None, training=None, device=None, initial_state=None):
+    """Keras's outputs of ``layer(*args, **kwargs)`` and the gradients of L = sum_i sum(output_i * dout_i)
+    through the active backend: with respect to each positional argument (an array, or a list of
+    arrays; None for an integer one), each trainable weight and each ``initial_state`` array.
+
+    ``kwargs`` are passed as they are (masks, flags); ``training`` is passed when not None.
+    Returns a KerasResult (``dargs``, ``dweights``, ``dstates``; ``dx`` is None)."""
     from .devices import keras_backend_name, keras_device
     backend = keras_backend_name()
-    device = device or keras_device()[0]
-    states = [] if initial_state is None else _as_list(initial_state)
     run = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}.get(backend)
     if run is None:
         raise RuntimeError(f"Keras's gradients need the TensorFlow, JAX or PyTorch backend; Keras runs on "
                            f"{backend!r}. Set KERAS_BACKEND to one of them before Keras is first imported.")
-    return run(keras_model, x, douts, training, device, states)
+    leaves = [a for arg in args for a in _as_list(arg)] + list(initial_state or [])
+    call = _Call(layer, args, dict(kwargs or {}), training, initial_state is not None)
+    outs, d_leaves, d_weights = run(call, leaves, douts, device or keras_device()[0])
+    return _result(call, outs, d_leaves, d_weights, layer.trainable_variables, initial_state or [])
 
 
-def _call(keras_model, x, states, training):
-    if states:
-        return keras_model(x, initial_state=list(states), training=training)
-    return keras_model(x, training=training)
+class _Call:
+    """Rebuilds ``layer(*args, **kwargs)`` from the flat list of tensors that stand for the arrays."""
+
+    def __init__(self, layer, args, kwargs, training, has_states):
+        self.layer, self.args, self.kwargs, self.training, self.has_states = layer, args, kwargs, training, has_states
+
+    def split(self, leaves):
+        leaves, args = list(leaves), []
+        for arg in self.args:
+            n = len(arg) if isinstance(arg, (list, tuple)) else 1
+            args.append(leaves[:n] if isinstance(arg, (list, tuple)) else leaves[0])
+            leaves = leaves[n:]
+        kwargs = dict(self.kwargs)
+        if self.has_states:
+            kwargs["initial_state"] = leaves
+        return args, kwargs
+
+    def __call__(self, leaves):
+        args, kwargs = self.split(leaves)
+        if self.training is not None:
+            kwargs["training"] = self.training
+        return _as_list(self.layer(*args, **kwargs))
+
+    def stateless(self, weights, non_trainable, leaves):
+        args, kwargs = self.split(leaves)
+        if self.training is not None and getattr(self.layer, "_call_has_training_arg", True):
+            kwargs["training"] = self.training  # stateless_call calls call() directly
+        out, _ = self.layer.stateless_call(weights, non_trainable, *args, **kwargs)
+        return _as_list(out)
 
 
-def _tensorflow(keras_model, x, douts, training, device, states):
+def _tensorflow(call, leaves, douts, device):
     import tensorflow as tf
     with tf.device(device):
-        x_t = [tf.constant(a) for a in x] if isinstance(x, list) else tf.constant(x)
-        states_t = [tf.constant(s) for s in states]
+        tensors = [tf.constant(a) for a in leaves]
         with tf.GradientTape() as tape:
-            tape.watch(x_t)
-            for s in states_t:
-                tape.watch(s)
-            outs = _as_list(_call(keras_model, x_t, states_t, training))
+            tape.watch([t for t in tensors if t.dtype.is_floating])
+            outs = call(tensors)
             loss = tf.add_n([tf.reduce_sum(o * tf.constant(d, dtype=o.dtype)) for o, d in zip(outs, douts)])
-        weights = keras_model.trainable_weights
-        grads = tape.gradient(loss, [x_t] + list(weights) + states_t)
-    grads = [g if g is None or isinstance(g, list) else tf.convert_to_tensor(g) for g in grads]
-    return _result(outs, grads[0], grads[1:1 + len(weights)], grads[1 + len(weights):], weights, states)
+        weights = call.layer.trainable_weights
+        grads = tape.gradient(loss, tensors + list(weights))
+    grads = [None if g is None else tf.convert_to_tensor(g) for g in grads]
+    return outs, grads[:len(tensors)], grads[len(tensors):]
 
 
-def _jax(keras_model, x, douts, training, device, states):
+def _jax(call, leaves, douts, device):
     import jax
     import jax.numpy as jnp
-    trainable = [v.value for v in keras_model.trainable_variables]
-    non_trainable = [v.value for v in keras_model.non_trainable_variables]
-    xs = _as_list(x)
-    # Differentiate with respect to the float inputs only (integer inputs, as Embedding's, have none).
-    float_at = [i for i, a in enumerate(xs) if _is_float(a)]
+    trainable = [v.value for v in call.layer.trainable_variables]
+    non_trainable = [v.value for v in call.layer.non_trainable_variables]
+    float_at = [i for i, a in enumerate(leaves) if _is_float(a)]  # integer inputs have no gradient
 
-    def loss_fn(weights, float_inputs, state_values):
-        inputs = [jnp.asarray(a) for a in xs]
-        for i, a in zip(float_at, float_inputs):
-            inputs[i] = a
-        kwargs = {"initial_state": list(state_values)} if states else {}
-        if getattr(keras_model, "_call_has_training_arg", True):  # stateless_call calls call() directly
-            kwargs["training"] = training
-        out, _ = keras_model.stateless_call(weights, non_trainable, inputs if isinstance(x, list) else inputs[0],
-                                            **kwargs)
-        outs = _as_list(out)
-        loss = sum(jnp.sum(o * jnp.asarray(d, dtype=o.dtype)) for o, d in zip(outs, douts))
-        return loss, outs
+    def loss_fn(weights, float_leaves):
+        tensors = [jnp.asarray(a) for a in leaves]
+        for i, a in zip(float_at, float_leaves):
+            tensors[i] = a
+        outs = call.stateless(weights, non_trainable, tensors)
+        return sum(jnp.sum(o * jnp.asarray(d, dtype=o.dtype)) for o, d in zip(outs, douts)), outs
 
-    float_inputs = [jnp.asarray(xs[i]) for i in float_at]
-    state_values = [jnp.asarray(s) for s in states]
     with jax.default_device(_jax_device(device)):
-        (_, outs), (d_weights, d_inputs, d_states) = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)(
-            trainable, float_inputs, state_values)
-    dx = [None] * len(xs)
-    for i, g in zip(float_at, d_inputs):
-        dx[i] = g
-    return _result(outs, dx if isinstance(x, list) else dx[0], d_weights, d_states,
-                   keras_model.trainable_variables, states)
+        (_, outs), (d_weights, d_floats) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
+            trainable, [jnp.asarray(leaves[i]) for i in float_at])
+    d_leaves = [None] * len(leaves)
+    for i, g in zip(float_at, d_floats):
+        d_leaves[i] = g
+    return outs, d_leaves, d_weights
 
 
 def _jax_device(device):
@@ -118,25 +145,20 @@ def _jax_device(device):
     return jax.devices("cpu")[0]
 
 
-def _torch(keras_model, x, douts, training, device, states):
+def _torch(call, leaves, douts, device):
     import torch
     torch_device = torch.device("cuda:0" if "GPU" in str(device).upper() and torch.cuda.is_available() else "cpu")
-
-    def tensor(a):
+    tensors = []
+    for a in leaves:
         t = torch.as_tensor(np.asarray(a), device=torch_device)
-        return t.requires_grad_(True) if t.is_floating_point() else t
-
-    xs = [tensor(a) for a in _as_list(x)]
-    states_t = [tensor(s) for s in states]
-    outs = _as_list(_call(keras_model, xs if isinstance(x, list) else xs[0], states_t, training))
+        tensors.append(t.requires_grad_(True) if t.is_floating_point() else t)
+    outs = call(tensors)
     loss = sum(torch.sum(o * torch.as_tensor(d, dtype=o.dtype, device=o.device)) for o, d in zip(outs, douts))
-    weights = keras_model.trainable_variables
-    sources = [t for t in xs if t.requires_grad] + [w.value for w in weights] + states_t
+    weights = [w.value for w in call.layer.trainable_variables]
+    sources = [t for t in tensors if t.requires_grad] + weights
     grads = list(torch.autograd.grad(loss, sources, allow_unused=True))
-    dx = [grads.pop(0) if t.requires_grad else None for t in xs]
-    d_weights, d_states = grads[:len(weights)], grads[len(weights):]
-    outs = [o.detach() for o in outs]
-    return _result(outs, dx if isinstance(x, list) else dx[0], d_weights, d_states, weights, states)
+    d_leaves = [grads.pop(0) if t.requires_grad else None for t in tensors]
+    return [o.detach() for o in outs], d_leaves, grads
 
 
 def _numpy(value):
@@ -147,11 +169,15 @@ def _numpy(value):
     return np.asarray(value)
 
 
-def _result(outs, dx, d_weights, d_states, weights, states):
+def _result(call, outs, d_leaves, d_weights, weights, states):
     """A KerasResult of NumPy arrays; None weight/state gradients (not connected) become zeros."""
     outs = [_numpy(o) for o in outs]
     dtype = outs[0].dtype
-    dx = [_numpy(g) for g in dx] if isinstance(dx, list) else _numpy(dx)
+    d_leaves, dargs = [_numpy(g) for g in d_leaves], []
+    for arg in call.args:
+        n = len(arg) if isinstance(arg, (list, tuple)) else 1
+        dargs.append(d_leaves[:n] if isinstance(arg, (list, tuple)) else d_leaves[0])
+        d_leaves = d_leaves[n:]
+    d_states = [np.zeros(np.shape(s), dtype=dtype) if g is None else g for s, g in zip(states, d_leaves)]
     d_weights = [np.zeros(tuple(w.shape), dtype=dtype) if g is None else _numpy(g) for w, g in zip(weights, d_weights)]
-    d_states = [np.zeros(np.shape(s), dtype=dtype) if g is None else _numpy(g) for s, g in zip(states, d_states)]
-    return KerasResult(outs, dx, d_weights, d_states)
+    return KerasResult(outs, None, d_weights, d_states, dargs)
