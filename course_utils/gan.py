@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from . import nn
-from .nn.base import shape_str
+from .nn.shapes import shape_str
 from .nn.threads import one_blas_thread
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")

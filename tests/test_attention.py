@@ -11,7 +11,7 @@ import pytest
 
 from course_utils import nn
 from course_utils.gradcheck import numerical_gradient, rel_error
-from course_utils.nn.attention import MultiHeadAttention, positional_encoding
+from course_utils.nn.layers.attention import MultiHeadAttention, positional_encoding
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")

@@ -12,7 +12,7 @@ import pytest
 from course_utils import nn
 from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients
-from course_utils.nn.conv import conv_output_size, same_padding
+from course_utils.nn.conv_utils import conv_output_size, same_padding
 
 keras = pytest.importorskip("keras")
 

@@ -16,7 +16,7 @@ import pytest
 from course_utils import nn
 from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients
-from course_utils.nn.conv_transpose import conv_transpose_output_size
+from course_utils.nn.layers.convolutional import conv_transpose_output_size
 
 keras = pytest.importorskip("keras")
 

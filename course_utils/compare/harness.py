@@ -140,7 +140,7 @@ class _MultiInput(list):
 def _weight_names(twin):
     """The names of the trainable weights, in ``grads``' order ('layer/weight' inside a model;
     non-trainable weights such as BatchNormalization's moving statistics are left out)."""
-    from ..nn import Sequential
+    from ..nn.models import BaseModel as Sequential  # Sequential and the functional nn.Model (siblings since issue 18)
     if not twin.trainable:
         return []
     if isinstance(twin, Sequential):  # and nn.Model

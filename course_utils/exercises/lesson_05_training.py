@@ -5,7 +5,7 @@ line for line, so a learner's function that passes here follows Keras's trajecto
 """
 import numpy as np
 
-from ..nn.models import EarlyStopping
+from ..nn.callbacks import EarlyStopping
 from ..nn.optimizers import SGD, Adam
 from ..nn.regularizers import L2
 from . import Case, Exercise

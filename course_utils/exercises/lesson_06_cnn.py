@@ -7,9 +7,10 @@ held to the same numbers.
 """
 import numpy as np
 
-from ..nn.conv import Conv2D, conv_output_size
-from ..nn.conv import same_padding as _same_padding
-from ..nn.pooling import AveragePooling2D, MaxPooling2D
+from ..nn.conv_utils import conv_output_size
+from ..nn.layers.convolutional import Conv2D
+from ..nn.conv_utils import same_padding as _same_padding
+from ..nn.layers.pooling import AveragePooling2D, MaxPooling2D
 from . import Case, Exercise
 
 LESSON = "06_cnn"

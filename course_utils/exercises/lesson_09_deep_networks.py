@@ -15,7 +15,7 @@ course_utils.nn.BatchNormalization (checked against Keras in tests/test_normaliz
 """
 import numpy as np
 
-from ..nn.normalization import BatchNormalization
+from ..nn.layers.normalization import BatchNormalization
 from . import Case, Exercise
 
 LESSON = "09_deep_networks"

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from ..nn.activations import sigmoid as _sigmoid
-from ..nn.core import Dense
+from ..nn.layers.core import Dense
 from ..nn.losses import MeanSquaredError
 from . import Case, Exercise
 

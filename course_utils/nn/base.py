@@ -23,8 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import activations, initializers, regularizers
+from .shapes import shape_str
+from .symbolic import call_symbolic, has_symbolic
+
 # Keras class name -> NumPy layer class; filled by Layer.__init_subclass__.
 LAYER_REGISTRY: dict[str, type] = {}
+
+# Keys of a Keras layer config that never change what a layer computes.
+_HARMLESS_KEYS = {"name", "dtype", "trainable", "build_config", "batch_input_shape", "input_shape",
+                  "sparse", "ragged", "batch_shape", "synchronized", "autocast", "input_dtype"}
 
 _name_counters: dict[str, itertools.count] = {}
 
@@ -39,15 +47,21 @@ def _snake_case(name):
     return "".join(out)
 
 
+def _init_params(cls):
+    """Every argument the constructors along ``cls``'s MRO accept."""
+    params = set()
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        sig = inspect.signature(klass.__init__)
+        params |= {p for p in sig.parameters if p not in ("self", "args", "kwargs")}
+    return params
+
+
 def _unique_name(prefix):
     counter = _name_counters.setdefault(prefix, itertools.count())
     n = next(counter)
     return prefix if n == 0 else f"{prefix}_{n}"
-
-
-def shape_str(shape):
-    """``(2, 5)`` for a shape, with ``None`` for an unknown batch size, as Keras prints it."""
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
 
 
 @dataclass
@@ -57,6 +71,19 @@ class WeightSlot:
     value: np.ndarray
     trainable: bool = True
     regularizer: object = None
+
+
+def is_positive_int(value):
+    """True for an int > 0 (a bool is not a number of units)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def positive_int(value, name):
+    """``value`` as an int, after checking it is a positive integer, as Keras checks ``units``."""
+    if not is_positive_int(value):
+        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
+                         f"Received: {name}={value!r}")
+    return int(value)
 
 
 def refuse_mask(layer, mask):
@@ -87,7 +114,6 @@ class ActivationAttribute:
             raise AttributeError(f"Layer '{layer.name}' has no {self.attribute[1:]} yet.") from None
 
     def __set__(self, layer, value):
-        from . import activations
         layer.__dict__[self.attribute] = activations.get(value)
 
 
@@ -115,7 +141,7 @@ class Layer:
     def __init__(self, name=None, trainable=True, dtype=None):
         self.name = name or _unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.dtype = np.dtype(dtype) if dtype is not None else None
+        self._dtype = np.dtype(dtype) if dtype is not None else None
         self.built = False
         self.input_shape = None
         self._slots: list[WeightSlot] = []
@@ -146,12 +172,22 @@ class Layer:
         """On arrays: ``forward(*args, **kwargs)``. On symbolic tensors from ``nn.Input``: builds
         the layer from their shapes and returns a new symbolic tensor that records the call (a
         node of a functional ``nn.Model``), as Keras does."""
-        from .functional import call_symbolic, has_symbolic
         if has_symbolic(args, kwargs):
             return call_symbolic(self, args, kwargs)
         if "mask" in kwargs and "mask" not in inspect.signature(self.forward).parameters:
             refuse_mask(self, kwargs.pop("mask"))  # None passes; a real mask gets the clear refusal
         return self.forward(*args, **kwargs)
+
+    # -------------------------------------------------------------------- dtype
+    @property
+    def dtype(self):
+        """The dtype the layer computes in (None: float64, the NumPy default); settable, as a
+        wrapper sets it on the layer it wraps."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value):
+        self._dtype = np.dtype(value) if value is not None else None
 
     # ----------------------------------------------------------------- freezing
     @property
@@ -188,7 +224,6 @@ class Layer:
         """Declare a weight, as Keras's ``Layer.add_weight``: create it with ``initializer``, keep it
         in the layer's store (``weights``, ``get/set_weights``, regularization and freezing follow)
         and set it as ``self.<name>``. Returns the array (updated in place from then on)."""
-        from . import initializers, regularizers
         if any(slot.name == name for slot in self._slots):
             raise ValueError(f"Layer '{self.name}' already has a weight named '{name}'.")
         dtype = np.dtype(dtype) if dtype is not None else self.compute_dtype
@@ -299,6 +334,51 @@ class Layer:
     def from_config(cls, config):
         return cls(**config)
 
+    # ----------------------------------------------- the Keras protocol (nn.convert)
+    # What from_keras / to_keras ask of a layer; the defaults serve every layer whose constructor
+    # takes Keras's arguments, and a layer overrides one where the two differ.
+    keras_attributes_missing_from_config = ()   # read from the Keras layer (not in every version's config)
+
+    @classmethod
+    def from_keras_config(cls, config):
+        """Keras config -> this class's constructor arguments: keep the keys it accepts; refuse the
+        options it cannot honour."""
+        accepted = _init_params(cls)
+        kwargs, unsupported = {}, []
+        for key, value in config.items():
+            if key in accepted:
+                kwargs[key] = value
+            elif key in _HARMLESS_KEYS or value in (None, False) or (isinstance(value, dict) and not value):
+                continue
+            else:
+                unsupported.append(f"{key}={value!r}")
+        if unsupported:
+            raise ValueError(f"The NumPy {cls.__name__} cannot reproduce a Keras layer with "
+                             f"{', '.join(unsupported)}. Remove these options from the Keras layer, "
+                             f"or compare a layer without them.")
+        kwargs.pop("dtype", None)
+        return kwargs
+
+    def keras_config(self):
+        """The Keras constructor arguments for this layer (a Layer value is converted by to_keras)."""
+        config = dict(self.get_config())
+        if "activation" in config:
+            act = activations.get(config["activation"])
+            if act.keras_name is None:
+                raise ValueError(f"Layer '{self.name}' uses the activation '{act.name}', which Keras does not "
+                                 f"have; it cannot be converted to Keras.")
+            config["activation"] = act.keras_name
+        for key, value in list(config.items()):
+            if isinstance(value, regularizers.Regularizer):
+                config[key] = regularizers.to_keras(value)
+            elif callable(value) and key.endswith("initializer"):
+                raise ValueError(f"Layer '{self.name}' uses a custom {key}; name a Keras initializer instead.")
+        return config
+
+    def keras_build_shapes(self):
+        """The arguments of the Keras layer's ``build`` for this built layer."""
+        return (self.input_shape,)
+
     # ------------------------------------------------------------------ helpers
     def _as_input(self, x, min_ndim=2, ndim=None, what="input"):
         """Validate and convert an input array: numeric, finite, of the right rank."""
@@ -382,7 +462,6 @@ class KernelAndBias:
 
     def _kernel_and_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
                                  kernel_regularizer, bias_regularizer):
-        from . import activations, initializers, regularizers
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -419,7 +498,6 @@ class KernelAndBias:
         self.set_grads(kernel=self.dkernel, **({"bias": self.dbias} if self.use_bias else {}))
 
     def _kernel_and_bias_config(self):
-        from . import initializers
         return {"activation": self.activation.name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),

@@ -6,9 +6,9 @@ the Keras layer's config and the weights are a plain copy:
     >>> twin = from_keras(keras_model)          # NumPy Sequential, weights copied (float64)
     >>> keras_again = to_keras(twin)            # a keras.Sequential with the same weights
 
-A NumPy layer says which Keras class it mirrors (``keras_class``); a layer may override
-``from_keras_config`` (Keras config -> constructor arguments) and ``keras_config`` (the other way)
-when the two differ.
+A NumPy layer says which Keras class it mirrors (``keras_class``); the Keras protocol of
+``Layer`` (``from_keras_config``: Keras config -> constructor arguments, ``keras_config``: the other
+way, ``keras_build_shapes``) has defaults that a layer overrides where the two differ.
 """
 from __future__ import annotations
 
@@ -17,41 +17,11 @@ import inspect
 
 import numpy as np
 
-from . import initializers, regularizers
+from . import initializers
 from .base import LAYER_REGISTRY, Layer
-
-# Keys of a Keras layer config that never change what a layer computes.
-_HARMLESS_KEYS = {"name", "dtype", "trainable", "build_config", "batch_input_shape", "input_shape",
-                  "sparse", "ragged", "batch_shape", "synchronized", "autocast", "input_dtype"}
-
-
-def _init_params(cls):
-    params = set()
-    for klass in cls.__mro__:
-        if klass is object:
-            continue
-        sig = inspect.signature(klass.__init__)
-        params |= {p for p in sig.parameters if p not in ("self", "args", "kwargs")}
-    return params
-
-
-def default_from_keras_config(cls, config):
-    """Keep the Keras config keys that ``cls`` accepts; refuse options it cannot honour."""
-    accepted = _init_params(cls)
-    kwargs, unsupported = {}, []
-    for key, value in config.items():
-        if key in accepted:
-            kwargs[key] = value
-        elif key in _HARMLESS_KEYS or value in (None, False) or (isinstance(value, dict) and not value):
-            continue
-        else:
-            unsupported.append(f"{key}={value!r}")
-    if unsupported:
-        raise ValueError(f"The NumPy {cls.__name__} cannot reproduce a Keras layer with "
-                         f"{', '.join(unsupported)}. Remove these options from the Keras layer, "
-                         f"or compare a layer without them.")
-    kwargs.pop("dtype", None)
-    return kwargs
+from .layers import Input
+from .models import Model, Sequential
+from .symbolic import SymbolicTensor, _fill_in
 
 
 def _keras_dtype(layer):
@@ -69,7 +39,6 @@ def from_keras(keras_obj, dtype="float64"):
     import keras
 
     from .backend import require_supported_backend
-    from .models import Sequential
     require_supported_backend()
 
     if isinstance(keras_obj, keras.Sequential):
@@ -101,9 +70,8 @@ def from_keras(keras_obj, dtype="float64"):
         raise ValueError(f"There is no NumPy twin of keras.layers.{class_name}. "
                          f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}.")
     config = keras_obj.get_config()
-    for key in getattr(cls, "keras_attributes_missing_from_config", ()):  # not in every Keras version's config
+    for key in cls.keras_attributes_missing_from_config:  # not in every Keras version's config
         config.setdefault(key, getattr(keras_obj, key))
-    from_config = getattr(cls, "from_keras_config", None)
     if dtype is None:
         dtype = _keras_dtype(keras_obj)
     copied = keras_obj.built and bool(keras_obj.weights)
@@ -111,7 +79,7 @@ def from_keras(keras_obj, dtype="float64"):
     # (it is kept by its Keras config, for to_keras); an unbuilt layer needs one the library has.
     with initializers.weights_copied_from_keras() if copied else contextlib.nullcontext():
         try:
-            kwargs = from_config(config) if from_config else default_from_keras_config(cls, config)
+            kwargs = cls.from_keras_config(config)
             twin = cls(**kwargs, dtype=dtype)
         except ValueError as exc:
             if copied or "initializer" not in str(exc):
@@ -178,23 +146,10 @@ def _built_input_shape(keras_layer, required=True):
 
 
 def keras_config(layer):
-    """The Keras constructor arguments for a NumPy layer."""
-    if hasattr(layer, "keras_config"):
-        return layer.keras_config()
-    config = dict(layer.get_config())
-    if "activation" in config:
-        from . import activations
-        act = activations.get(config["activation"])
-        if act.keras_name is None:
-            raise ValueError(f"Layer '{layer.name}' uses the activation '{act.name}', which Keras does not "
-                             f"have; it cannot be converted to Keras.")
-        config["activation"] = act.keras_name
-    for key, value in list(config.items()):
-        if isinstance(value, regularizers.Regularizer):
-            config[key] = regularizers.to_keras(value)
-        elif callable(value) and key.endswith("initializer"):
-            raise ValueError(f"Layer '{layer.name}' uses a custom {key}; name a Keras initializer instead.")
-    return config
+    """The Keras constructor arguments for a NumPy layer (``Layer.keras_config``), with a layer
+    among them (``TimeDistributed``'s) converted to its Keras twin."""
+    return {key: to_keras(value, dtype=str(value.compute_dtype)) if isinstance(value, Layer) else value
+            for key, value in layer.keras_config().items()}
 
 
 def _weights_dtype(twin):
@@ -215,10 +170,8 @@ def to_keras(twin, dtype=None):
     import keras
 
     from .backend import require_supported_backend
-    from .models import Sequential
     require_supported_backend()
 
-    from .functional import Model
     if isinstance(twin, Model):
         return _functional_to_keras(twin, dtype)
     if isinstance(twin, Sequential):
@@ -240,10 +193,7 @@ def to_keras(twin, dtype=None):
     keras_cls = getattr(keras.layers, twin.keras_class)
     layer = keras_cls(**keras_config(twin), dtype=dtype)
     if twin.built:
-        if hasattr(twin, "keras_build_shapes"):  # build(query_shape, value_shape, key_shape)
-            layer.build(*twin.keras_build_shapes())
-        else:
-            layer.build(twin.input_shape)
+        layer.build(*twin.keras_build_shapes())   # MultiHeadAttention: (query_shape, value_shape, key_shape)
         if twin.weights:
             layer.set_weights(twin.get_weights())
     return layer
@@ -254,8 +204,6 @@ def _functional_from_keras(keras_model, dtype):
     """Rebuild a Keras functional model's graph with NumPy twins: walk Keras's own nodes
     (``_nodes_by_depth``, deepest first) and replay each call - its tensors and its constant
     arguments (``training=``, masks, ``use_causal_mask=``) - on the twin of its layer."""
-    from .functional import Input, Model, SymbolicTensor
-
     tensors = {}  # id(KerasTensor) -> SymbolicTensor
     for kt in keras_model.inputs:
         layer = kt._keras_history.operation
@@ -294,7 +242,6 @@ def _functional_to_keras(twin, dtype=None):
     """The keras.Model with the same graph as a NumPy functional Model, weights copied."""
     import keras
 
-    from .functional import _fill_in
     dtype = str(np.dtype(dtype or _weights_dtype(twin)))
     tensors = {}
     for t in twin.inputs:

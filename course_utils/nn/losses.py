@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import sigmoid, softmax
-from .base import shape_str
+from .shapes import shape_str
 
 EPSILON = 1e-7
 

@@ -1,0 +1,409 @@
+"""Convolution layers (channels_last), as Keras groups them in ``keras/src/layers/convolutional``:
+``Conv1D``, ``Conv2D`` and ``Conv2DTranspose``, with Keras's arguments and weight layout, vectorised
+with im2col (every receptive field becomes a row of a matrix, and the convolution becomes one
+matrix product; the window helpers are in ``course_utils.nn.conv_utils``).
+
+Like every deep-learning library, Keras computes a *cross-correlation* (the kernel is not flipped)
+and calls it a convolution; so do we.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import KernelAndBias, Layer, shape_str
+from ..conv_utils import (_check_rank3, _check_sequence_length, _normalize_sequence_format, add_windows,
+                          add_windows_channels_first, check_image_input, conv_output_size, crop,
+                          normalize_data_format, normalize_padding, normalize_tuple, pad_images,
+                          padding_amounts, positive_filters, same_padding, sequence_pads,
+                          window_output_shape, window_view)
+
+
+# -------- Conv2D ---------------------------------------------------------------------------------
+# Conv2D: a 2-D convolution layer (channels_last), with Keras's arguments and weight layout,
+# vectorised with im2col: every receptive field becomes a row of a matrix, and the convolution
+# becomes one matrix product.
+
+
+class Conv2D(KernelAndBias, Layer):
+    """2-D convolution over (batch, height, width, channels) images, as ``keras.layers.Conv2D``.
+
+    Weights ``[kernel, bias]``: kernel ``(kh, kw, C, F)`` (C input channels, F = filters), bias ``(F,)``.
+
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, F)``, H_out/W_out from ``conv_output_size``.
+
+    Forward (xp = x padded; sh, sw the strides):
+        z[n, p, q, f] = sum_{i, j, c} xp[n, p*sh + i, q*sw + j, c] * kernel[i, j, c, f] + bias[f]
+        y = activation(z)
+      as im2col:  cols = windows(xp) reshaped to (N*H_out*W_out, kh*kw*C)
+                  z = cols @ K + bias,             K = kernel reshaped to (kh*kw*C, F)
+    Backward (dz = activation'(z) * dy, reshaped to (N*H_out*W_out, F)):
+        d kernel = cols^T @ dz                     (reshaped back to (kh, kw, C, F))
+        d bias   = sum over n, p, q of dz
+        d cols   = dz @ K^T,  then col2im: dxp[n, p*sh + i, q*sw + j, c] += dcols[n, p, q, i, j, c]
+        dx       = dxp with the padding cropped off
+    """
+
+    keras_class = "Conv2D"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = positive_filters(filters)
+        self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
+        self.strides = normalize_tuple(strides, "strides")
+        self.padding = normalize_padding(padding)
+        self.data_format = normalize_data_format(data_format, "Conv2D")
+        if normalize_tuple(dilation_rate, "dilation_rate") != (1, 1):
+            raise ValueError(f"The NumPy Conv2D supports dilation_rate=1 only (no atrous convolution). "
+                             f"Received: dilation_rate={dilation_rate!r}. Use a Keras layer with "
+                             f"dilation_rate=1, or keras.layers.Conv2D itself for dilated convolutions.")
+        if groups != 1:
+            raise ValueError(f"The NumPy Conv2D supports groups=1 only (every filter sees every input "
+                             f"channel). Received: groups={groups!r}.")
+        self.dilation_rate = (1, 1)
+        self.groups = 1
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape):
+        input_shape = self._check_rank(input_shape, 4)
+        channels = self._input_channels(input_shape)
+        kh, kw = self.kernel_size
+        self._add_kernel_and_bias((kh, kw, channels, self.filters), self.filters)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, h_out, w_out = window_output_shape(self, input_shape, self.kernel_size, "kernel")
+        return (n, h_out, w_out, self.filters)
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x, training=False):
+        x = check_image_input(self, x, self.kernel_size, self.strides, self.padding)
+        self._ensure_built(x)
+        channels = self.kernel.shape[2]
+        x = self._check_input_channels(x, channels)
+        n, height, width, _ = x.shape
+        kh, kw = self.kernel_size
+        pads = padding_amounts(height, width, self.kernel_size, self.strides, self.padding)
+        xp = pad_images(x, pads)
+        h_out = conv_output_size(height, kh, self.strides[0], self.padding)
+        w_out = conv_output_size(width, kw, self.strides[1], self.padding)
+        # im2col: one row per output pixel, its receptive field flattened in the kernel's (i, j, c) order
+        cols = window_view(xp, self.kernel_size, self.strides, (h_out, w_out)).reshape(
+            n * h_out * w_out, kh * kw * channels)
+        z = cols @ self.kernel.reshape(kh * kw * channels, self.filters)
+        if self.use_bias:
+            z += self.bias
+        z = z.reshape(n, h_out, w_out, self.filters)
+        a = self.activation.forward(z)
+        self._cache = (cols, xp.shape, pads, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        cols, padded_shape, pads, z, a = self._cache
+        da = self._check_dout(dout, a.shape)
+        dz = self.activation.backward(z, a, da)
+        n, h_out, w_out, filters = dz.shape
+        kh, kw, channels, _ = self.kernel.shape
+        dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
+        self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
+        self.dbias = dz2.sum(axis=0) if self.use_bias else None
+        self._set_kernel_and_bias_grads()
+        # d cols, computed transposed - (kh, kw, C, N, H_out, W_out) - so that col2im adds whole
+        # image rows at a time (channels-first inside; about twice as fast as channels-last here)
+        dcols_t = (self.kernel.reshape(kh * kw * channels, filters) @ dz2.T).reshape(
+            kh, kw, channels, n, h_out, w_out)
+        dxp = add_windows_channels_first(dcols_t, padded_shape, self.strides, cols.dtype)
+        return np.ascontiguousarray(crop(dxp, pads))
+
+    # -------------------------------------------------------------------- config
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate, "groups": self.groups,
+                **self._kernel_and_bias_config()}
+
+
+# -------- Conv1D ---------------------------------------------------------------------------------
+# Conv1D and MaxPooling1D over sequences (batch, timesteps, channels), with Keras's arguments.
+#
+# A sequence (N, T, C) is an image one pixel high, (N, 1, T, C): both layers reuse the 2-D machinery
+# of ``conv.py`` / ``pooling.py`` (im2col ``window_view``, col2im ``add_windows``, TensorFlow's "same"
+# padding) with windows of height 1.
+#
+# Conv1D's paddings (length T, kernel k, stride s):
+#
+#     "valid":   no zeros,                                T_out = floor((T - k) / s) + 1
+#     "same":    TensorFlow's split (``conv.same_padding``),  T_out = ceil(T / s)
+#     "causal":  k - 1 zeros at the start only, so output t sees inputs <= t; T_out = ceil(T / s)
+
+
+class Conv1D(KernelAndBias, Layer):
+    """1-D convolution over (batch, timesteps, channels) sequences, as ``keras.layers.Conv1D``.
+
+    Weights ``[kernel, bias]``: kernel ``(k, C, F)`` (C input channels, F = filters), bias ``(F,)``.
+
+    Shapes: x ``(N, T, C)`` -> y ``(N, T_out, F)``.
+
+    Forward (xp = x padded along time; s the stride):
+        z[n, t, f] = sum_{i, c} xp[n, t*s + i, c] * kernel[i, c, f] + bias[f],   y = activation(z)
+      as im2col:  cols (N*T_out, k*C) = windows of xp,  z = cols @ K + bias,  K = kernel as (k*C, F)
+    Backward (dz = activation'(z) * dy, as (N*T_out, F)):
+        d kernel = cols^T @ dz,   d bias = sum over n, t of dz
+        d cols   = dz @ K^T,  col2im: dxp[n, t*s + i, c] += dcols[n, t, i, c];  dx = dxp unpadded
+    """
+
+    keras_class = "Conv1D"
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = positive_filters(filters)
+        self.kernel_size = normalize_tuple(kernel_size, "kernel_size", n=1)
+        self.strides = normalize_tuple(strides, "strides", n=1)
+        if isinstance(padding, str) and padding.lower() == "causal":
+            self.padding = "causal"
+        elif not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+            raise ValueError(f"The `padding` argument must be 'valid', 'same' or 'causal'. "
+                             f"Received: padding={padding!r}")
+        else:
+            self.padding = padding.lower()
+        self.data_format = _normalize_sequence_format(data_format, "Conv1D")
+        if normalize_tuple(dilation_rate, "dilation_rate", n=1) != (1,):
+            raise ValueError(f"The NumPy Conv1D supports dilation_rate=1 only (no dilated convolution). "
+                             f"Received: dilation_rate={dilation_rate!r}. Use keras.layers.Conv1D itself "
+                             f"for dilated convolutions.")
+        if groups != 1:
+            raise ValueError(f"The NumPy Conv1D supports groups=1 only (every filter sees every input "
+                             f"channel). Received: groups={groups!r}.")
+        self.dilation_rate = (1,)
+        self.groups = 1
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        _check_rank3(self, input_shape)
+        channels = self._input_channels(input_shape)
+        self._add_kernel_and_bias((self.kernel_size[0], channels, self.filters), self.filters)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank3(self, input_shape)
+        return (tuple(input_shape)[0], _check_sequence_length(self, input_shape, self.kernel_size[0], "kernel"),
+                self.filters)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x, ndim=3)
+        self._ensure_built(x)
+        k, channels, filters = self.kernel.shape
+        x = self._check_input_channels(x, channels)
+        n, length, _ = x.shape
+        t_out = _check_sequence_length(self, x.shape, k, "kernel")
+        pads = sequence_pads(length, k, self.strides[0], self.padding)
+        xp = np.pad(x, ((0, 0), pads, (0, 0)))[:, None]                   # (N, 1, Tp, C)
+        cols = window_view(xp, (1, k), (1, self.strides[0]), (1, t_out)).reshape(n * t_out, k * channels)
+        z = cols @ self.kernel.reshape(k * channels, filters)
+        if self.use_bias:
+            z += self.bias
+        z = z.reshape(n, t_out, filters)
+        a = self.activation.forward(z)
+        self._cache = (cols, xp.shape, pads, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        cols, padded_shape, pads, z, a = self._cache
+        da = self._check_dout(dout, a.shape)
+        dz = self.activation.backward(z, a, da)
+        n, t_out, filters = dz.shape
+        k, channels, _ = self.kernel.shape
+        dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
+        self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
+        self.dbias = dz2.sum(axis=0) if self.use_bias else None
+        self._set_kernel_and_bias_grads()
+        dcols_t = (self.kernel.reshape(k * channels, filters) @ dz2.T).reshape(1, k, channels, n, 1, t_out)
+        dxp = add_windows_channels_first(dcols_t, padded_shape, (1, self.strides[0]), cols.dtype)[:, 0]
+        return np.ascontiguousarray(dxp[:, pads[0]:dxp.shape[1] - pads[1]])
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate, "groups": self.groups,
+                **self._kernel_and_bias_config()}
+
+
+# -------- Conv2DTranspose ------------------------------------------------------------------------
+# Conv2DTranspose: the transposed ("de-") convolution of a decoder, as ``keras.layers.Conv2DTranspose``.
+#
+# A transposed convolution is the *adjoint* of a convolution. Take the Conv2D that maps an image y of
+# the output size (F channels) to an image of the input size (C channels), with the same kernel,
+# strides and padding. Then
+#
+#     Conv2DTranspose forward(x)      = that Conv2D's input gradient, with x in the place of dL/dz
+#     Conv2DTranspose backward(dy)    = that Conv2D's forward on dy (no bias)
+#
+# so it is built from the same helpers as ``conv.Conv2D``: ``window_view`` (im2col) and
+# ``add_windows`` (col2im), used the other way round.
+#
+# Output size along one axis (input length n, kernel k, stride s, output_padding op), as Keras
+# computes it (``keras/src/backend/common/backend_utils.py`` ``_get_output_shape_given_tf_padding``):
+#
+#     padding="valid":  n_out = (n - 1) * s + k + op,    op = max(k, s) - k when output_padding is None
+#     padding="same":   n_out = n * s                     when output_padding is None
+#                       n_out = (n - 1) * s + k % 2 + op  otherwise
+#
+# The zeros that "same" adds are those of the Conv2D on an image of n_out (``conv.same_padding``):
+# TensorFlow's ``tf.nn.conv_transpose`` is that Conv2D's input gradient. TensorFlow also requires
+# that this Conv2D maps n_out back to n (ceil(n_out / s) = n); with padding="same", an even kernel and
+# output_padding=0 it does not, and TensorFlow fails at call time - we refuse it with a clear error.
+
+
+def conv_transpose_output_size(n, k, s, padding, output_padding=None):
+    """n_out of a transposed convolution along one axis, as Keras computes it (None stays None)."""
+    if n is None:
+        return None
+    if padding == "valid":
+        op = max(k, s) - k if output_padding is None else output_padding
+        return (n - 1) * s + k + op
+    if output_padding is None:
+        return n * s
+    return (n - 1) * s + k % 2 + output_padding
+
+
+class Conv2DTranspose(KernelAndBias, Layer):
+    """Transposed 2-D convolution over (batch, height, width, channels), as ``keras.layers.Conv2DTranspose``.
+
+    Weights ``[kernel, bias]``: kernel ``(kh, kw, F, C)`` - F = filters (output channels) *before*
+    C (input channels), Keras's layout, the layout of the adjoint Conv2D from F to C channels -
+    and bias ``(F,)``.
+
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, F)``, H_out/W_out from
+    ``conv_transpose_output_size``.
+
+    Forward (yp = the output before cropping the adjoint Conv2D's padding; sh, sw the strides):
+        yp[n, p*sh + i, q*sw + j, f] += sum_c x[n, p, q, c] * kernel[i, j, f, c]      (col2im)
+        z = crop(yp) + bias,  y = activation(z)
+      as matrices:  dcols = X @ K^T,   X = x reshaped (N*H*W, C),  K = kernel reshaped (kh*kw*F, C),
+                    then ``add_windows`` scatters dcols (N, H, W, kh, kw, F) onto yp.
+    Backward (dz = activation'(z) * dy; cols = im2col of dz padded, (N*H*W, kh*kw*F)):
+        dx       = cols @ K                (a Conv2D forward of dz with the same kernel)
+        d kernel = cols^T @ X              (reshaped back to (kh, kw, F, C))
+        d bias   = sum over n, p, q of dz
+    """
+
+    keras_class = "Conv2DTranspose"
+    # Keras 3.13 leaves output_padding out of Conv2DTranspose.get_config(); from_keras reads the
+    # attribute instead, so the twin does not silently lose it.
+    keras_attributes_missing_from_config = ("output_padding",)
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = positive_filters(filters)
+        self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
+        self.strides = normalize_tuple(strides, "strides")
+        self.padding = normalize_padding(padding)
+        self.output_padding = (None if output_padding is None else
+                               normalize_tuple(output_padding, "output_padding", allow_zero=True))
+        if self.output_padding is not None:
+            for i, (op, s) in enumerate(zip(self.output_padding, self.strides)):
+                if op >= s:  # Keras 3.15's wording (Keras 3.13 does not check; TensorFlow then fails at call time)
+                    raise ValueError(f"`output_padding` must be strictly less than `strides` for all dimensions. "
+                                     f"At dimension {i}, `output_padding` is {op} but `strides` is {s}. "
+                                     f"Received: output_padding={self.output_padding}, strides={self.strides}")
+        self.data_format = normalize_data_format(data_format, "Conv2DTranspose")
+        if normalize_tuple(dilation_rate, "dilation_rate") != (1, 1):
+            raise ValueError(f"The NumPy Conv2DTranspose supports dilation_rate=1 only. "
+                             f"Received: dilation_rate={dilation_rate!r}. Use keras.layers.Conv2DTranspose "
+                             f"itself for dilated transposed convolutions.")
+        self.dilation_rate = (1, 1)
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape):
+        input_shape = self._check_rank(input_shape, 4)
+        channels = self._input_channels(input_shape)
+        kh, kw = self.kernel_size
+        self._add_kernel_and_bias((kh, kw, self.filters, channels), self.filters)
+        super().build(input_shape)
+
+    def _output_sizes(self, input_shape):
+        """(H_out, W_out), checked against TensorFlow's rule that the adjoint Conv2D maps them back."""
+        sizes = []
+        for axis, (n, k, s) in enumerate(zip(tuple(input_shape)[1:3], self.kernel_size, self.strides)):
+            op = None if self.output_padding is None else self.output_padding[axis]
+            n_out = conv_transpose_output_size(n, k, s, self.padding, op)
+            if n is not None and (n_out <= 0 or conv_output_size(n_out, k, s, self.padding) != n):
+                raise ValueError(
+                    f"Layer '{self.name}': with kernel_size={self.kernel_size}, strides={self.strides}, "
+                    f"padding='{self.padding}' and output_padding={self.output_padding}, an input of shape "
+                    f"{shape_str(input_shape)} gives an output of length {n_out} along axis {axis + 1}, which "
+                    f"a Conv2D with the same arguments does not map back to {n}; TensorFlow's conv_transpose "
+                    f"refuses it (\"Size of out_backprop doesn't match computed\"). Use output_padding=None, "
+                    f"or an odd kernel_size, or output_padding >= 1 with padding='same'.")
+            sizes.append(n_out)
+        return tuple(sizes)
+
+    def compute_output_shape(self, input_shape):
+        h_out, w_out = self._output_sizes(input_shape)
+        return (tuple(input_shape)[0], h_out, w_out, self.filters)
+
+    def _pads(self, h_out, w_out):
+        """The zeros of the adjoint Conv2D on an (h_out, w_out) image: ((top, bottom), (left, right))."""
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        return tuple(same_padding(n, k, s) for n, k, s in zip((h_out, w_out), self.kernel_size, self.strides))
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x, training=False):
+        x = self._as_input(x, ndim=4)
+        self._ensure_built(x)
+        channels = self.kernel.shape[3]
+        x = self._check_input_channels(x, channels)
+        if x.shape[1] == 0 or x.shape[2] == 0:
+            raise ValueError(f"Layer '{self.name}' received an empty image, input shape {shape_str(x.shape)}.")
+        n, height, width, _ = x.shape
+        kh, kw = self.kernel_size
+        h_out, w_out = self._output_sizes(x.shape)
+        pads = self._pads(h_out, w_out)
+        padded_shape = (n, h_out + sum(pads[0]), w_out + sum(pads[1]), self.filters)
+        x2 = x.reshape(n * height * width, channels)
+        kernel2 = self.kernel.reshape(kh * kw * self.filters, channels)
+        dcols = (x2 @ kernel2.T).reshape(n, height, width, kh, kw, self.filters)
+        z = np.array(crop(add_windows(dcols, padded_shape, self.strides, x.dtype), pads))
+        if self.use_bias:
+            z += self.bias
+        a = self.activation.forward(z)
+        self._cache = (x2, x.shape, pads, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        x2, x_shape, pads, z, a = self._cache
+        da = self._check_dout(dout, a.shape)
+        dz = self.activation.backward(z, a, da).astype(x2.dtype, copy=False)
+        n, height, width, channels = x_shape
+        kh, kw = self.kernel_size
+        cols = window_view(pad_images(dz, pads), self.kernel_size, self.strides, (height, width)).reshape(
+            n * height * width, kh * kw * self.filters)
+        kernel2 = self.kernel.reshape(kh * kw * self.filters, channels)
+        self.dkernel = (cols.T @ x2).reshape(self.kernel.shape)
+        self.dbias = dz.sum(axis=(0, 1, 2)) if self.use_bias else None
+        self._set_kernel_and_bias_grads()
+        return (cols @ kernel2).reshape(x_shape)
+
+    # -------------------------------------------------------------------- config
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "output_padding": self.output_padding,
+                "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                **self._kernel_and_bias_config()}

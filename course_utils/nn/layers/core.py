@@ -1,0 +1,233 @@
+"""The core layers, as Keras groups them in ``keras/src/layers/core``: ``Dense`` (the layer of an
+MLP), ``Embedding`` (a lookup table of learned vectors) and ``InputLayer`` / ``Input`` (the
+symbolic input of a functional model).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers
+from ..base import KernelAndBias, Layer, _unique_name, positive_int, shape_str
+from ..symbolic import Node, SymbolicTensor
+
+
+# -------- Dense ----------------------------------------------------------------------------------
+
+
+class Dense(KernelAndBias, Layer):
+    """A fully connected layer: ``y = f(x @ kernel + bias)``.
+
+    Arguments, defaults and layout as ``keras.layers.Dense``:
+    kernel ``(input_dim, units)``, bias ``(units,)``; weights ``[kernel, bias]``.
+    Like Keras, an input of rank > 2 is transformed along its last axis.
+
+    Shapes: x ``(N, ..., input_dim)`` -> y ``(N, ..., units)``.
+
+    Forward:   z = x W + b,          a = f(z)
+    Backward:  dz = f'(z) * da       (a vector-Jacobian product for softmax)
+               dW = x^T dz           (summed over the batch and any middle axes)
+               db = sum_n dz
+               dx = dz W^T
+    """
+
+    keras_class = "Dense"
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = positive_int(units, "units")
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2:
+            raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (batch, features), "
+                             f"received shape {shape_str(input_shape)}.")
+        input_dim = input_shape[-1]
+        self._add_kernel_and_bias((input_dim, self.units), self.units)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x)
+        self._ensure_built(x)
+        input_dim = self.kernel.shape[0]
+        if x.shape[-1] != input_dim:
+            raise ValueError(f"Layer '{self.name}' expected input with last dimension {input_dim}, "
+                             f"received shape {shape_str(x.shape)}.")
+        z = x @ self.kernel
+        if self.use_bias:
+            z = z + self.bias
+        a = self.activation.forward(z)
+        self._cache = (x, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        x, z, a = self._cache
+        da = self._check_dout(dout, a.shape)
+        return self.backward_from_logits(self.activation.backward(z, a, da))
+
+    @property
+    def logits(self):
+        """z = x W + b of the last forward pass (the input of the activation)."""
+        self._require_forward()
+        return self._cache[1]
+
+    def backward_from_logits(self, dz):
+        """The backward pass from dL/dz (skipping the activation): fills grads, returns dx.
+        Used when the loss is computed from the logits, e.g. softmax + cross-entropy, where
+        dL/dz = (p - y) / N directly."""
+        self._require_forward()
+        x, z, _ = self._cache
+        dz = self._check_dout(dz, z.shape)
+        x2 = x.reshape(-1, x.shape[-1])
+        dz2 = dz.reshape(-1, dz.shape[-1])
+        self.dkernel = x2.T @ dz2
+        self.dbias = dz2.sum(axis=0) if self.use_bias else None
+        self._set_kernel_and_bias_grads()
+        return dz @ self.kernel.T
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation.name,
+                **self._kernel_and_bias_config()}
+
+
+# -------- Embedding ------------------------------------------------------------------------------
+
+
+class Embedding(Layer):
+    """Turns integer indices into dense vectors, as ``keras.layers.Embedding``.
+
+    Weights ``[embeddings (input_dim, output_dim)]``: row k is the vector of token k.
+    Shapes: indices ``(N, ...)`` (integers in [0, input_dim)) -> ``(N, ..., output_dim)``.
+
+    Forward:   y[n, t] = E[x[n, t]]                 (a row lookup: one-hot(x) @ E without the zeros)
+    Backward:  dE[k] = sum over (n, t) with x[n, t] = k of dy[n, t]    (np.add.at: repeated tokens add up)
+               dx: none - the input is a set of integers, which have no gradient; ``backward``
+               returns None (Keras likewise gives no gradient for the indices).
+
+    Floating-point arrays holding whole numbers are accepted (Keras casts them to int32).
+    ``mask_zero=True`` (padding masks for the layers after it) is not supported by the NumPy layers.
+    """
+
+    keras_class = "Embedding"
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = positive_int(input_dim, "input_dim")
+        self.output_dim = positive_int(output_dim, "output_dim")
+        self._initializer_name = embeddings_initializer
+        # Keras's "uniform" is RandomUniform(-0.05, 0.05)
+        self.embeddings_initializer = initializers.random_uniform if embeddings_initializer == "uniform" \
+            else initializers.get(embeddings_initializer)
+        if mask_zero:
+            raise ValueError("The NumPy layers do not propagate masks, so Embedding(mask_zero=True) would "
+                             "make the next layers compute something else than Keras; received mask_zero=True. "
+                             "Use mask_zero=False (sequences of equal length need no mask).")
+        self.mask_zero = False
+        self._cache = None
+
+    def build(self, input_shape):
+        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def _indices(self, x):
+        x = x if isinstance(x, np.ndarray) else np.asarray(x)
+        if x.dtype == bool or not np.issubdtype(x.dtype, np.number):
+            raise TypeError(f"Embedding '{self.name}' expects integer token indices, received dtype {x.dtype}.")
+        if x.ndim < 1:
+            raise ValueError(f"Embedding '{self.name}' expects indices with a batch dimension, (batch,) or "
+                             f"(batch, timesteps); received a scalar. Use np.array([[index]]).")
+        if np.issubdtype(x.dtype, np.floating):
+            if not np.all(np.isfinite(x)) or not np.all(x == np.round(x)):
+                bad = x.ravel()[~(np.isfinite(x.ravel()) & (x.ravel() == np.round(x.ravel())))][0]
+                raise ValueError(f"Embedding '{self.name}' expects whole-number token indices, received "
+                                 f"{bad} in an array of dtype {x.dtype}. Convert with x.astype(int) after rounding.")
+            x = x.astype(np.int64)
+        elif not np.issubdtype(x.dtype, np.integer):
+            raise TypeError(f"Embedding '{self.name}' expects integer token indices, received dtype {x.dtype}.")
+        if x.size and (x.min() < 0 or x.max() >= self.input_dim):
+            bad = int(x.min()) if x.min() < 0 else int(x.max())
+            raise ValueError(f"Embedding '{self.name}' has input_dim={self.input_dim}, so indices must lie in "
+                             f"[0, {self.input_dim - 1}]; received index {bad}. Make input_dim the vocabulary size.")
+        return x
+
+    def forward(self, x, training=False):
+        """x (N, ...) integer indices -> (N, ..., output_dim): y = E[x]."""
+        idx = self._indices(x)
+        self._ensure_built(idx)
+        self._cache = idx
+        return self.embeddings[idx]
+
+    def backward(self, dout):
+        """dout (N, ..., output_dim) -> None; fills grads = [dE (input_dim, output_dim)]."""
+        self._require_forward()
+        idx = self._cache
+        dout = self._check_dout(dout, idx.shape + (self.output_dim,))
+        dE = np.zeros_like(self.embeddings)
+        np.add.at(dE, idx.ravel(), dout.reshape(-1, self.output_dim))   # dE[k] += dy[n, t] where x[n, t] = k
+        self.dembeddings = dE
+        self.set_grads(embeddings=dE)
+        return None
+
+    def get_config(self):
+        init = self._initializer_name if isinstance(self._initializer_name, str) \
+            else initializers.serialize(self.embeddings_initializer)
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": init, "mask_zero": self.mask_zero}
+
+    def keras_config(self):
+        config = self.get_config()
+        if callable(config["embeddings_initializer"]):
+            raise ValueError(f"Layer '{self.name}' uses a custom embeddings_initializer; name a Keras one instead.")
+        return config
+
+
+# -------- InputLayer and Input -------------------------------------------------------------------
+
+
+class InputLayer(Layer):
+    """The layer behind ``Input``: no computation, it only declares the input's shape."""
+
+    keras_class = "InputLayer"
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
+        super().__init__(name=name or _unique_name("input_layer"), **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("You must pass a `shape` argument to Input, e.g. Input(shape=(8,)).")
+            if isinstance(shape, (int, np.integer)):
+                shape = (shape,)
+            batch_shape = (batch_size,) + tuple(shape)
+        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        self.input_dtype = np.dtype(dtype) if dtype is not None else None
+        self.input_shape = self.batch_shape
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+    def keras_config(self):
+        return {"batch_shape": self.batch_shape, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """A symbolic input tensor of shape ``(batch_size, *shape)`` (batch ``None``: any size), as
+    ``keras.Input``; call layers on it, then make a ``Model(inputs=..., outputs=...)``."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape)
+    tensor = SymbolicTensor(layer.batch_shape, dtype=layer.input_dtype, name=layer.name)
+    tensor.node = Node(layer, {}, [tensor])
+    return tensor

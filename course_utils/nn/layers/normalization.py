@@ -1,0 +1,319 @@
+"""BatchNormalization and LayerNormalization, with Keras's arguments, defaults and weight layout.
+
+Both normalise x to zero mean and unit variance over some axes and then scale and shift it:
+
+    xhat = (x - mu) / sqrt(var + epsilon),      y = gamma * xhat + beta
+
+BatchNormalization takes mu, var over the batch (every axis but ``axis``) while training, and its
+moving averages at inference; LayerNormalization takes them over ``axis`` within each example.
+Their backward pass through the statistics is the same formula (M = the number of values each
+mu, var is taken over, the sums run over those values):
+
+    dxhat = gamma * dy
+    dx    = 1 / (M sigma) * (M dxhat - sum dxhat - xhat * sum(dxhat * xhat)),   sigma = sqrt(var + epsilon)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, regularizers
+from ..base import Layer, shape_str
+
+
+def _check_axis(axis, ndim, layer):
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"Axis {axis} is out of bounds for an input of rank {ndim} in layer '{layer}'. "
+                         f"Received: axis={axis}. Use an axis in [{-ndim}, {ndim - 1}] (-1: the last axis, "
+                         f"the features/channels).")
+    return axis % ndim
+
+
+class BatchNormalization(Layer):
+    """Batch normalization (Ioffe and Szegedy, 2015), as ``keras.layers.BatchNormalization``.
+
+    Weights (Keras's order): ``[gamma, beta, moving_mean, moving_variance]``, each ``(C,)`` with
+    C = ``input_shape[axis]``; gamma (absent if ``scale=False``) and beta (absent if
+    ``center=False``) are trainable, the moving statistics are not.
+
+    Shapes: x ``(N, ..., C, ...)`` (any rank >= 2, C on ``axis``) -> y of the same shape.
+
+    Training (``forward(x, training=True)`` on a layer that is not frozen), over every axis but
+    ``axis`` (M values per channel):
+        mu = mean(x),  var = mean((x - mu)^2)       (biased, as tf.nn.moments)
+        y  = gamma * (x - mu) / sqrt(var + epsilon) + beta
+        moving_mean     <- moving_mean * momentum + mu * (1 - momentum)
+        moving_variance <- moving_variance * momentum + var * (1 - momentum)   (the biased var too)
+    Backward (through mu and var), with sigma = sqrt(var + epsilon), xhat = (x - mu) / sigma:
+        dbeta  = sum dy,    dgamma = sum dy * xhat
+        dx     = gamma / (M sigma) * (M dy - sum dy - xhat * sum(dy * xhat))
+
+    Inference (``training=False``, or any call of a frozen layer, ``trainable = False``, as Keras 3):
+        y  = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta
+        dx = gamma / sqrt(moving_variance + epsilon) * dy     (an affine map; dgamma, dbeta as above)
+
+    A batch of one in training mode gives var = 0 and y = beta (dx = 0), as Keras does (no error).
+    """
+
+    keras_class = "BatchNormalization"
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            raise TypeError(f"BatchNormalization normalizes along one axis (an integer, -1 for the "
+                            f"features/channels). Received: axis={axis!r}")
+        self.axis = int(axis)  # as Keras: int(axis), float(momentum), float(epsilon)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+        self._cache = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2:
+            raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (a batch dimension first), "
+                             f"received shape {shape_str(input_shape)}.")
+        axis = _check_axis(self.axis, len(input_shape), self.name)
+        if input_shape[axis] is None:
+            raise ValueError(f"Layer '{self.name}' needs a known size on axis {self.axis} (the axis it "
+                             f"normalizes), received input shape {shape_str(input_shape)}.")
+        shape = (input_shape[axis],)
+        if self.scale:
+            self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+        self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
+        self._ndim = len(input_shape)
+        self._reduction_axes = tuple(i for i in range(self._ndim) if i != axis)
+        self._stat_shape = tuple(input_shape[axis] if i == axis else 1 for i in range(self._ndim))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_axis(self.axis, len(input_shape), self.name)
+        return tuple(input_shape)
+
+    def _as_stat(self, v):
+        """A (C,) vector shaped to broadcast against x (C on ``axis``)."""
+        return v.reshape(self._stat_shape)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x)
+        x = x.astype(self.compute_dtype, copy=False)
+        self._ensure_built(x)
+        channels = self.moving_mean.shape[0]
+        if x.ndim != self._ndim or x.shape[self.axis] != channels:
+            raise ValueError(f"Layer '{self.name}' was built for inputs of rank {self._ndim} with "
+                             f"{channels} channels on axis {self.axis}, received shape {shape_str(x.shape)}.")
+        training = bool(training) and self.trainable  # a frozen BatchNormalization runs in inference mode
+        if training:
+            mean = x.mean(axis=self._reduction_axes, keepdims=True)
+            centred = x - mean
+            var = np.square(centred).mean(axis=self._reduction_axes, keepdims=True)
+            momentum = x.dtype.type(self.momentum)  # Keras computes the update in the variables' dtype
+            keep = x.dtype.type(1.0 - self.momentum)
+            self.moving_mean[...] = self.moving_mean * momentum + mean.ravel() * keep
+            self.moving_variance[...] = self.moving_variance * momentum + var.ravel() * keep
+        else:
+            mean = self._as_stat(self.moving_mean)
+            var = self._as_stat(self.moving_variance)
+            centred = None
+        inv_std = 1.0 / np.sqrt(var + x.dtype.type(self.epsilon))
+        # tf.nn.batch_normalization's form: y = x * inv + (beta - mean * inv), inv = gamma / sigma
+        inv = inv_std * self._as_stat(self.gamma) if self.scale else inv_std
+        shift = -mean * inv
+        if self.center:
+            shift = shift + self._as_stat(self.beta)
+        y = x * inv + shift
+        self._cache = (x, mean, centred, inv_std, training)
+        return y
+
+    def backward(self, dout):
+        self._require_forward()
+        x, mean, centred, inv_std, training = self._cache
+        dy = self._check_dout(dout, x.shape)
+        axes = self._reduction_axes
+        dbeta = dy.sum(axis=axes, keepdims=True)
+        if centred is None:
+            centred = x - mean
+        dy_centred = np.sum(dy * centred, axis=axes, keepdims=True)   # sum dy * (x - mu)
+        dgamma = dy_centred * inv_std                                 # sum dy * xhat
+        gain = inv_std * self._as_stat(self.gamma) if self.scale else inv_std  # gamma / sigma
+        if training:
+            m = x.size // x.shape[self.axis]
+            # gamma/(M sigma) (M dy - sum dy - xhat sum(dy xhat)), with xhat = (x - mu)/sigma
+            dx = (dy - centred * (dy_centred * inv_std ** 2 / m)) * gain - dbeta * (gain / m)
+        else:
+            dx = dy * gain
+        grads = {}
+        if self.scale:
+            grads["gamma"] = dgamma.ravel()
+        if self.center:
+            grads["beta"] = dbeta.ravel()
+        self.set_grads(**grads)
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+                "beta_regularizer": self.beta_regularizer, "gamma_regularizer": self.gamma_regularizer}
+
+    @classmethod
+    def from_keras_config(cls, config):
+        """Keras 3.15 adds batch renormalization (``renorm``, absent from Keras 3.13); the twin does plain
+        batch normalization only, so the renorm keys are dropped when renorm is off and refused when on."""
+        config = dict(config)
+        if config.get("renorm"):
+            raise ValueError("The NumPy BatchNormalization does plain batch normalization only. Received: "
+                             "renorm=True. Use a Keras layer with renorm=False (the default).")
+        for key in ("renorm", "renorm_clipping", "renorm_momentum"):
+            config.pop(key, None)
+        return super().from_keras_config(config)
+
+
+class LayerNormalization(Layer):
+    """Layer normalization (Ba et al., 2016), as ``keras.layers.LayerNormalization``.
+
+    Every example is normalised on its own, over ``axis`` (an int or a list of ints; -1: the
+    features). Weights (Keras's order): ``[gamma, beta]``, each of shape
+    ``tuple(input_shape[a] for a in axis)``; gamma absent if ``scale=False``, beta if ``center=False``.
+    There are no moving statistics: training and inference compute the same thing.
+
+    Shapes: x ``(N, ...)`` (any rank >= 2) -> y of the same shape.
+
+    Forward, over the M values of ``axis`` of each example:
+        mu = mean(x), var = mean((x - mu)^2), xhat = (x - mu) / sqrt(var + epsilon)
+        y  = gamma * xhat + beta
+    Backward, with sigma = sqrt(var + epsilon), dxhat = gamma * dy:
+        dbeta  = sum over the other axes of dy,    dgamma = sum over the other axes of dy * xhat
+        dx     = 1 / (M sigma) * (M dxhat - sum dxhat - xhat * sum(dxhat * xhat))   (sums over ``axis``)
+
+    The deprecated ``rms_scaling=True`` of Keras (it divides by the standard deviation, not the root mean
+    square) is refused; use a Keras layer without it.
+    """
+
+    keras_class = "LayerNormalization"
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        if kwargs.pop("rms_scaling", False):
+            raise ValueError("The NumPy LayerNormalization does not take Keras's deprecated rms_scaling=True "
+                             "(it scales by the variance, not the root mean square). Received: rms_scaling=True.")
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            axis = [int(a) for a in axis]
+            if not axis:
+                raise ValueError("LayerNormalization needs at least one axis to normalize over. Received: axis=[]")
+            # Keras 3.13 keeps a list as given, 3.15 sorts it (the gamma layout then differs); and Keras
+            # reshapes gamma wrongly for a list mixing negative and non-negative axes. Ask for the form on
+            # which every version agrees.
+            if axis != sorted(set(axis)) or (min(axis) < 0 <= max(axis)):
+                raise ValueError(f"The NumPy LayerNormalization takes a list of axes in increasing order, all "
+                                 f"non-negative or all negative (Keras versions differ on other lists). "
+                                 f"Received: axis={axis!r}")
+            self.axis = axis
+        elif isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+            self.axis = int(axis)
+        else:
+            raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
+                            f"but received: {axis!r}")
+        self.epsilon = epsilon
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+        self._cache = None
+
+    def _axes(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        return [_check_axis(a, ndim, self.name) for a in axes]
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2:
+            raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (a batch dimension first), "
+                             f"received shape {shape_str(input_shape)}.")
+        axes = self._axes(len(input_shape))
+        if 0 in axes:
+            raise ValueError(f"The NumPy LayerNormalization normalizes within each example; axis 0 (the batch) "
+                             f"cannot be one of its axes. Received: axis={self.axis!r}")
+        if any(input_shape[a] is None for a in axes):
+            raise ValueError(f"Layer '{self.name}' needs known sizes on axis {self.axis}, received input shape "
+                             f"{shape_str(input_shape)}.")
+        shape = tuple(input_shape[a] for a in axes)
+        if self.scale:
+            self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+        self._ndim = len(input_shape)
+        self._norm_axes = tuple(axes)
+        self._other_axes = tuple(i for i in range(self._ndim) if i not in axes)
+        self._weight_shape = tuple(input_shape[i] if i in axes else 1 for i in range(self._ndim))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x)
+        x = x.astype(self.compute_dtype, copy=False)
+        self._ensure_built(x)
+        if x.ndim != self._ndim or any(x.shape[a] != self._weight_shape[a] for a in self._norm_axes):
+            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
+                             f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")
+        axes = self._norm_axes
+        mean = x.mean(axis=axes, keepdims=True)
+        centred = x - mean
+        var = np.square(centred).mean(axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + x.dtype.type(self.epsilon))
+        # Keras's form: y = x * inv + (beta - mean * inv), inv = gamma / sigma
+        inv = inv_std * self.gamma.reshape(self._weight_shape) if self.scale else inv_std
+        shift = -mean * inv
+        if self.center:
+            shift = shift + self.beta.reshape(self._weight_shape)
+        y = x * inv + shift
+        self._cache = (centred, inv_std)
+        return y
+
+    def backward(self, dout):
+        self._require_forward()
+        centred, inv_std = self._cache
+        dy = self._check_dout(dout, centred.shape)
+        xhat = centred * inv_std
+        grads = {}
+        if self.scale:
+            grads["gamma"] = np.sum(dy * xhat, axis=self._other_axes).reshape(self.gamma.shape)
+            dxhat = dy * self.gamma.reshape(self._weight_shape)
+        else:
+            dxhat = dy
+        if self.center:
+            grads["beta"] = dy.sum(axis=self._other_axes).reshape(self.beta.shape)
+        m = int(np.prod([centred.shape[a] for a in self._norm_axes]))
+        axes = self._norm_axes
+        dx = inv_std / m * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
+                            - xhat * np.sum(dxhat * xhat, axis=axes, keepdims=True))
+        self.set_grads(**grads)
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": self.beta_regularizer, "gamma_regularizer": self.gamma_regularizer}
