@@ -71,10 +71,18 @@ def keras_device():
 
 
 def keras_compute_dtype(dtype="float64"):
-    """The dtype Keras computes ``dtype`` in on the active backend, read off a tensor Keras makes:
-    float64 stays float64 on TensorFlow, and becomes float32 on JAX and PyTorch."""
+    """The dtype Keras computes ``dtype`` in on the active backend: the narrower of the dtype of a
+    tensor Keras makes and of Keras's own type promotion (``keras.backend.result_type``, which
+    applies ``BIT64_TO_BIT32_DTYPE`` off TensorFlow). float64 stays float64 on TensorFlow and
+    becomes float32 on JAX (which makes float32 tensors) and PyTorch (whose float64 tensors Keras's
+    operations, matmul among them, compute in float32)."""
     keras = import_keras_quietly()
     with warnings.catch_warnings():  # JAX warns that it truncates float64; that is what we measure
         warnings.simplefilter("ignore", UserWarning)
         tensor = keras.ops.convert_to_tensor(np.zeros(1, dtype=dtype), dtype=str(np.dtype(dtype)))
-    return keras.backend.standardize_dtype(tensor.dtype)
+    return narrower(keras.backend.standardize_dtype(tensor.dtype), keras.backend.result_type(str(np.dtype(dtype))))
+
+
+def narrower(*dtypes):
+    """The float dtype with the fewest bits among ``dtypes``."""
+    return str(min((np.dtype(d) for d in dtypes), key=lambda d: d.itemsize))

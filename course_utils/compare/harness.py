@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..notebook import import_keras_quietly
-from .devices import keras_compute_dtype, keras_device
+from .devices import keras_compute_dtype, keras_device, narrower
 from .gradients import _as_list, _is_float, keras_forward_backward
 from .report import ComparisonReport, Row
 
@@ -64,7 +64,7 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
                                     training=training, device=device_str,
                                     initial_state=None if states is None else [s.astype(keras_dtype) for s in states])
     rows = _rows(twin, outs, dx, x, result)
-    return ComparisonReport(rows, device_name, result.dtype, title=title or getattr(twin, "name", ""),
+    return ComparisonReport(rows, device_name, narrower(keras_dtype, result.dtype), title=title or getattr(twin, "name", ""),
                             backend=keras.backend.backend())
 
 
