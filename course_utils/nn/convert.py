@@ -42,20 +42,7 @@ def from_keras(keras_obj, dtype="float64"):
     require_supported_backend()
 
     if isinstance(keras_obj, keras.Sequential):
-        layers = [from_keras(layer, dtype=dtype) for layer in keras_obj.layers]
-        model = Sequential(layers, name=keras_obj.name)
-        try:
-            input_shape = tuple(keras_obj.input_shape)
-        except (AttributeError, ValueError):
-            input_shape = None
-        if input_shape is not None:
-            model.build(input_shape)
-            model.set_weights(keras_obj.get_weights())
-        elif keras_obj.weights:
-            raise ValueError("The Keras Sequential model has weights but no known input shape; "
-                             "give it a keras.Input(shape=...) first.")
-        _copy_model_trainable(keras_obj, model)
-        return model
+        return _sequential_from_keras(keras_obj, dtype)
     if isinstance(keras_obj, keras.Model) and hasattr(keras_obj, "_nodes_by_depth"):
         return _functional_from_keras(keras_obj, dtype)
     if isinstance(keras_obj, keras.Model):
@@ -63,7 +50,29 @@ def from_keras(keras_obj, dtype="float64"):
                         f"functional or subclassed model '{keras_obj.name}'. Convert its layers one by one.")
     if not isinstance(keras_obj, keras.layers.Layer):
         raise TypeError(f"from_keras expects a Keras layer or keras.Sequential, received {type(keras_obj).__name__}.")
+    return _layer_from_keras(keras_obj, dtype)
 
+
+def _sequential_from_keras(keras_obj, dtype):
+    layers = [from_keras(layer, dtype=dtype) for layer in keras_obj.layers]
+    model = Sequential(layers, name=keras_obj.name)
+    try:
+        input_shape = tuple(keras_obj.input_shape)
+    except (AttributeError, ValueError):
+        input_shape = None
+    if input_shape is not None:
+        model.build(input_shape)
+        model.set_weights(keras_obj.get_weights())
+    elif keras_obj.weights:
+        raise ValueError("The Keras Sequential model has weights but no known input shape; "
+                         "give it a keras.Input(shape=...) first.")
+    _copy_model_trainable(keras_obj, model)
+    return model
+
+
+def _layer_from_keras(keras_obj, dtype):
+    """The twin of one Keras layer: its class from ``LAYER_REGISTRY``, its arguments from the Keras
+    config (``Layer.from_keras_config``), its weights copied when the Keras layer has some."""
     class_name = type(keras_obj).__name__
     cls = LAYER_REGISTRY.get(class_name)
     if cls is None:
@@ -79,8 +88,7 @@ def from_keras(keras_obj, dtype="float64"):
     # (it is kept by its Keras config, for to_keras); an unbuilt layer needs one the library has.
     with initializers.weights_copied_from_keras() if copied else contextlib.nullcontext():
         try:
-            kwargs = cls.from_keras_config(config)
-            twin = cls(**kwargs, dtype=dtype)
+            twin = cls(**cls.from_keras_config(config), dtype=dtype)
         except ValueError as exc:
             if copied or "initializer" not in str(exc):
                 raise

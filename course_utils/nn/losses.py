@@ -224,10 +224,6 @@ class BinaryCrossentropy(Loss):
         p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
         return -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p))
 
-    def per_example(self, y_true, y_pred):
-        """The element-wise losses (before any mean), shape of y_pred."""
-        return self.elementwise(*self._prepare(y_true, y_pred))
-
     def per_sample(self, y_true, y_pred):
         return np.mean(self.elementwise(y_true, y_pred), axis=-1)
 

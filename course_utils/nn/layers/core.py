@@ -173,7 +173,6 @@ class Embedding(Layer):
         dout = self._check_dout(dout, idx.shape + (self.output_dim,))
         dE = np.zeros_like(self.embeddings)
         np.add.at(dE, idx.ravel(), dout.reshape(-1, self.output_dim))   # dE[k] += dy[n, t] where x[n, t] = k
-        self.dembeddings = dE
         self.set_grads(embeddings=dE)
         return None
 
