@@ -365,8 +365,8 @@ CORRECT = {
     "02_perceptron.perceptron_predict": {"np.where": lambda X, w, b: np.where(X @ w + b >= 0, 1.0, 0.0),
                                          "ints": lambda X, w, b: (X @ w + b >= 0).astype(int)},
     "02_perceptron.perceptron_update": {"a list": lambda w, b, x, y, lr: list(_REF["02_perceptron.perceptron_update"](w, b, x, y, lr))},
-    "03_logistic_regression.bce_gradient": {"einsum": lambda X, y, w, b: (np.einsum("nd,n->d", X, _sig(X @ w + b) - y) / len(y),
-                                                                         np.mean(_sig(X @ w + b) - y))},
+    "03_logistic_regression.bce_gradient": {"einsum": lambda X, y, w, b: (
+        np.einsum("nd,n->d", X, _sigmoid_expit(X @ w + b) - y) / len(y), np.mean(_sigmoid_expit(X @ w + b) - y))},
     "04_mlp_backprop.softmax": {"loops over rows": _softmax_loops},
     "04_mlp_backprop.dense_backward": {"einsum": lambda x, W, d: (np.einsum("nh,dh->nd", d, W), np.einsum("nd,nh->dh", x, d),
                                                                   np.einsum("nh->h", d)),
@@ -581,7 +581,7 @@ def _message(key, f):
 
 def test_success_says_public_tests():
     assert run_check("01_neuron.relu", EXERCISES["01_neuron.relu"].reference).message() == \
-        "\u2714 01_neuron.relu: all 2 public tests passed."
+        "\u2714 01_neuron.relu: all 3 public tests passed."
 
 
 def test_each_part_of_a_tuple_of_numbers_is_named():
@@ -643,3 +643,188 @@ def test_stability_hints_name_the_fix_for_the_formula():
     assert "each row's own max" in softmax and "np.errstate" in softmax
     sigmoid = _message("01_neuron.sigmoid", lambda z: 1 / (1 + np.exp(-z)))
     assert "overflowed" in sigmoid and "np.exp(-np.abs(z))" in sigmoid
+
+
+# ---------------------------------------------------------------------- issue 21: the new mutant classes
+# Generic classes, built for every exercise from its reference and its public cases:
+# - square-only: two axes of one input always of the same size (an answer that uses one axis's
+#   size for both passes); kernel sizes given as (kh, kw) always equal;
+# - hard-coded argument: a number, string or flag fixed at its first case's value;
+# - optional argument: never left at its default, or never given;
+# - stateful: an answer that returns what it computed on the first call for inputs of the same
+#   shapes (a global re-initialised only when the input shape changes);
+# - naive internal sigmoid/softmax/softplus/log-softmax: the reference with the library's stable
+#   functions swapped for the textbook formulas, wherever it uses them.
+# Hand-written classes (exercise by exercise): E[x^2] - E[x]^2 variances, log(p + eps) for a
+# clipped log, L1 for L2 distances, round/ceil for floor, and samplers at u -> 1.
+import inspect
+import sys
+
+# axes of one input that are equal by definition (a recurrent kernel is (units, units), ...)
+SAME_BY_DEFINITION = {
+    "07_rnn.rnn_step": {(3, 0, 1)}, "07_rnn.rnn_forward": {(3, 0, 1)}, "07_rnn.rnn_step_backward": {(5, 0, 1)},
+}
+# arguments that may stay constant across the public cases (with the reason)
+CONSTANT_ALLOWED = {}
+
+
+def _scalar(v):
+    return isinstance(v, (bool, int, float, str, np.number, np.bool_))
+
+
+def test_axis_sizes_are_independent():
+    """Square-only class: no two axes of one input have the same size in every public case."""
+    problems = []
+    for key in FUNCTION_KEYS:
+        cases = EXERCISES[key].public_cases()
+        n_args = min(len(c.args) for c in cases)
+        for i in range(n_args):
+            values = [c.args[i] for c in cases]
+            if all(isinstance(v, np.ndarray) for v in values):
+                ndim = {v.ndim for v in values}
+                if len(ndim) != 1 or ndim.pop() < 2:
+                    continue
+                for a, b in itertools.combinations(range(values[0].ndim), 2):
+                    if (i, a, b) in SAME_BY_DEFINITION.get(key, ()):
+                        continue
+                    if all(v.shape[a] == v.shape[b] for v in values):
+                        problems.append(f"{key}: argument {i} has axes {a} and {b} of equal size in every case")
+            elif all(isinstance(v, tuple) and len(v) == 2 and all(_scalar(x) for x in v) for v in values):
+                if all(v[0] == v[1] for v in values):
+                    problems.append(f"{key}: argument {i} {values[0]} is square in every case")
+    assert not problems, "\n".join(problems)
+
+
+def _hard_coded_variants(ex):
+    """The reference with one scalar argument (positional or keyword) fixed at its first value."""
+    cases = ex.public_cases()
+    first = cases[0]
+    variants = []
+    names = ex.parameter_names
+    for i, v in enumerate(first.args):
+        if _scalar(v):
+            def w(*a, _i=i, _v=v, **k):
+                a = list(a)
+                if _i < len(a):
+                    a[_i] = _v
+                return ex.reference(*a, **k)
+            variants.append((f"argument {names[i] if i < len(names) else i} hard-coded to {v!r}", w))
+    kw_values = {}
+    for c in cases:
+        for k, v in c.kwargs.items():
+            if _scalar(v):
+                kw_values.setdefault(k, v)
+    for k, v in kw_values.items():
+        def w(*a, _k=k, _v=v, **kw):
+            kw = dict(kw)
+            kw[_k] = _v
+            return ex.reference(*a, **kw)
+        variants.append((f"keyword {k} hard-coded to {v!r}", w))
+    return variants
+
+
+@pytest.mark.parametrize("key", FUNCTION_KEYS)
+def test_hard_coded_arguments_are_rejected(key):
+    ex = EXERCISES[key]
+    accepted = [name for name, f in _hard_coded_variants(ex)
+                if name.split(" hard-coded")[0].split()[-1] not in CONSTANT_ALLOWED.get(key, ())
+                and not _rejected(key, f)]
+    assert not accepted, f"{key}: the public cases accept {accepted}"
+
+
+def test_optional_arguments_are_left_at_their_default_and_given():
+    problems = []
+    for key in FUNCTION_KEYS:
+        ex = EXERCISES[key]
+        params = list(inspect.signature(ex.reference).parameters.values())
+        for index, p in enumerate(params):
+            if p.default is inspect.Parameter.empty:
+                continue
+            given = [index < len(c.args) or p.name in c.kwargs for c in ex.public_cases()]
+            if all(given) or not any(given):
+                problems.append(f"{key}: {p.name} is {'always' if all(given) else 'never'} given")
+    assert not problems, "\n".join(problems)
+
+
+def _stateful(ex):
+    """An answer that keeps state between calls: the output of the first call for these input shapes."""
+    memory = {}
+
+    def answer(*a, **k):
+        shapes = tuple(np.shape(v) for v in a if isinstance(v, np.ndarray))
+        if shapes not in memory:
+            memory[shapes] = ex.reference(*a, **k)
+        return copy_args(memory[shapes])
+    return answer
+
+
+@pytest.mark.parametrize("key", FUNCTION_KEYS)
+def test_a_stateful_answer_is_rejected(key):
+    """Every check calls the function twice with inputs of the same shapes (and other values)."""
+    assert _rejected(key, _stateful(EXERCISES[key])), f"{key}: an answer that keeps state between calls passes"
+
+
+def _naive_sigmoid(z):
+    return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+def _naive_softmax(z, axis=-1):
+    e = np.exp(np.asarray(z, dtype=np.float64))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _naive_softplus(z):
+    return np.log(1 + np.exp(z))
+
+
+def _naive_log_softmax(z, axis=-1):
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _naive_internals():
+    """{stable function object: textbook replacement}: the library's and the lessons' own."""
+    from course_utils.nn import activations
+    table = {activations.sigmoid: _naive_sigmoid, activations.softmax: _naive_softmax,
+             activations.softplus: _naive_softplus, activations.log_softmax: _naive_log_softmax}
+    for key, naive in (("01_neuron.sigmoid", _naive_sigmoid), ("04_mlp_backprop.softmax", _naive_softmax),
+                       ("11_attention.softmax", _naive_softmax)):
+        table[EXERCISES[key].reference] = naive
+    return table
+
+
+def _with_naive_internals(ex):
+    """The reference run with every stable sigmoid/softmax it reaches swapped for the textbook one
+    (in every course_utils module that holds it); (answer, calls) - calls counts the swapped calls."""
+    table = _naive_internals()
+    calls = [0]
+
+    def counting(naive):
+        def f(*a, **k):       # run under the case's own np.errstate, as a learner's code would be
+            calls[0] += 1
+            return naive(*a, **k)
+        return f
+
+    def answer(*a, **k):
+        patched = []
+        try:
+            for module in [m for name, m in list(sys.modules.items()) if name.startswith("course_utils") and m]:
+                for attr, value in list(vars(module).items()):
+                    if callable(value) and value in table and value is not ex.reference:
+                        patched.append((module, attr, value))
+                        setattr(module, attr, counting(table[value]))
+            return ex.reference(*a, **k)
+        finally:
+            for module, attr, value in patched:
+                setattr(module, attr, value)
+    return answer, calls
+
+
+@pytest.mark.parametrize("key", FUNCTION_KEYS)
+def test_a_naive_internal_sigmoid_or_softmax_is_rejected(key):
+    """Stability is held everywhere, not only where it is taught: an exercise whose reference
+    computes a sigmoid, softmax or softplus inside has a public case where the textbook formula fails."""
+    ex = EXERCISES[key]
+    answer, calls = _with_naive_internals(ex)
+    rejected = _rejected(key, answer)
+    if calls[0]:
+        assert rejected, f"{key}: the textbook sigmoid/softmax inside passes every public case"

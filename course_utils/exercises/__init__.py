@@ -106,16 +106,64 @@ class Exercise:
         return tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
     def public_cases(self):
+        """The public test inputs, and last the first one again with other values of the same shapes
+        (``called_again``): every check calls the function twice with inputs of the same shapes, so
+        that no answer that keeps state between calls passes."""
         if self.kind == "value":
             return [Case(label="the value")]
         cases = self.cases(np.random.default_rng(self.seed)) if callable(self.cases) else list(self.cases or [])
-        return [c if isinstance(c, Case) else Case(args=tuple(c)) for c in cases]
+        cases = [c if isinstance(c, Case) else Case(args=tuple(c)) for c in cases]
+        for case in cases:     # the first case whose output changes with its values
+            again = called_again(case)
+            if again is not None and not _same_value(self.expected(again), self.expected(case)):
+                return cases + [again]
+        return cases
 
     def expected(self, case=None):
         """The reference output for a case (for a value exercise, the reference value)."""
         if self.kind == "value":
             return self.reference() if callable(self.reference) else self.reference
         return self.reference(*copy_args(case.args), **copy_args(case.kwargs))
+
+
+def called_again(case):
+    """``case`` with other values of the same shapes: every array reversed along every axis (a
+    consistent relabelling: rows stay rows, one-hot stays one-hot, a matrix product stays the
+    product), and each floating value x made sign(x) |x|^1.25 (0, 1 and -1 stay; probabilities stay
+    in [0, 1]). None when the case holds no array of two or more values."""
+    changed = [False]
+
+    def other(v):
+        if isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.size > 1:
+            changed[0] = True
+            v = v[tuple(slice(None, None, -1) for _ in range(v.ndim))].copy()
+            if v.dtype.kind == "f":
+                with np.errstate(all="ignore"):
+                    v = np.where(np.isfinite(v), np.sign(v) * np.abs(v) ** 1.25, v)
+            return v
+        if isinstance(v, tuple):
+            return tuple(other(x) for x in v)
+        if isinstance(v, list):
+            return [other(x) for x in v]
+        return v
+    args = tuple(other(a) for a in case.args)
+    kwargs = {k: other(v) for k, v in case.kwargs.items()}
+    if not changed[0]:
+        return None
+    label = (f"{case.label} - again, with other values of the same shapes (a second call: no state may carry "
+             f"over between calls)" if case.label else "the first input again, with other values of the same shapes")
+    return Case(args, kwargs, label=label, strict_fp=case.strict_fp)
+
+
+def _same_value(a, b):
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
+                and all(_same_value(x, y) for x, y in zip(a, b)))
+    try:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
 
 
 FP_STRICT = dict(over="raise", invalid="raise", divide="raise")

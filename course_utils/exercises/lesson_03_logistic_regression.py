@@ -22,6 +22,11 @@ def _sigmoid(z):
     return activations.sigmoid(np.asarray(z, dtype=np.float64))
 
 
+# rows whose z = x . w + b reaches about -1000 and +1000 with weights in the hundreds
+_EXTREME_X = np.array([[-1.0, 0.5], [1.0, -0.3], [-0.5, 1.0], [0.8, 0.2], [-1.2, -0.1], [0.3, 0.9], [-0.9, 0.4]])
+_EXTREME_Y = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
+
+
 def _problem(rng, n, d, scale=1.0):
     """A small logistic-regression problem: X (n, d), y (n,) drawn from a random logistic model,
     and a starting point w (d,), b."""
@@ -40,7 +45,9 @@ def predict_proba(X, w, b):
 def _proba_cases(rng):
     return [Case((rng.normal(size=(5, 3)), rng.normal(size=3), 0.5), label="a batch of 5"),
             Case((rng.normal(size=(4, 2)), np.array([30.0, -30.0]), -2.0), label="large |z|"),
-            Case((rng.normal(size=(7, 4)), rng.normal(size=4), -1.0), label="a batch of 7")]
+            Case((rng.normal(size=(7, 4)), rng.normal(size=4), -1.0), label="a batch of 7"),
+            Case((_EXTREME_X[:6], np.array([900.0, -700.0]), 0.5), strict_fp=True,
+                 label="|z| in the hundreds: exp must not overflow (run under np.errstate(over='raise'))")]
 
 
 Exercise("03_logistic_regression.predict_proba", reference=predict_proba, cases=_proba_cases,
@@ -105,7 +112,9 @@ def bce_gradient(X, y, w, b):
 def _gradient_cases(rng):
     return [Case(_problem(rng, 8, 3), label="8 examples, 3 features"),
             Case(_problem(rng, 20, 5), label="20 examples, 5 features"),
-            Case(_problem(rng, 5, 2, scale=3.0), label="5 examples, 2 features")]
+            Case(_problem(rng, 5, 2, scale=3.0), label="5 examples, 2 features"),
+            Case(_problem(rng, 7, 3)[:2] + (np.array([800.0, -600.0, 500.0]), 1.0), strict_fp=True,
+                 label="weights in the hundreds (|z| ~ 1000): the sigmoid must not overflow (run under np.errstate(over='raise'))")]
 
 
 def _p(X, w, b):
@@ -169,7 +178,9 @@ def _gd_frozen_bias(X, y, w, b, lr, steps):
 
 def _gd_cases(rng):
     return [Case(_problem(rng, 12, 3) + (0.5, 5), label="12 examples, lr = 0.5, 5 steps"),
-            Case(_problem(rng, 30, 4) + (0.1, 20), label="30 examples, lr = 0.1, 20 steps")]
+            Case(_problem(rng, 30, 4) + (0.1, 20), label="30 examples, lr = 0.1, 20 steps"),
+            Case(_problem(rng, 8, 2)[:2] + (np.array([900.0, -800.0]), 0.0, 0.05, 3), strict_fp=True,
+                 label="a starting point with |z| ~ 1000: the sigmoid must not overflow (run under np.errstate(over='raise'))")]
 
 
 Exercise("03_logistic_regression.gradient_descent", reference=gradient_descent, cases=_gd_cases,
@@ -233,7 +244,9 @@ def _mb_full_loss(X, y, w, b, lr, epochs, batch_size):
 def _mb_cases(rng):
     return [Case(_problem(rng, 10, 3) + (0.5, 2, 4), label="N = 10, batches of 4 (the last has 2), 2 epochs"),
             Case(_problem(rng, 12, 2) + (0.2, 3, 1), label="N = 12, batches of 1 (stochastic), 3 epochs"),
-            Case(_problem(rng, 9, 3) + (0.5, 2, 9), label="N = 9, one batch of 9 (full batch), 2 epochs")]
+            Case(_problem(rng, 9, 3) + (0.5, 2, 9), label="N = 9, one batch of 9 (full batch), 2 epochs"),
+            Case((_EXTREME_X, _EXTREME_Y, np.array([900.0, -800.0]), 0.0, 0.05, 2, 3), strict_fp=True,
+                 label="a starting point with |z| ~ 1000, batches of 3: no overflow (run under np.errstate(over='raise'))")]
 
 
 Exercise("03_logistic_regression.minibatch_gradient_descent", reference=minibatch_gradient_descent,

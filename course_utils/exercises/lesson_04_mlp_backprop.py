@@ -122,7 +122,9 @@ def softmax_ce_gradient(y_onehot, logits):
 
 def _softmax_ce_gradient_cases(rng):
     return [Case((_one_hot(np.array([0, 2, 1, 2]), 3), rng.normal(size=(4, 3))), label="N=4, K=3"),
-            Case((_one_hot(rng.integers(0, 10, size=6), 10), 2 * rng.normal(size=(6, 10))), label="N=6, K=10")]
+            Case((_one_hot(rng.integers(0, 10, size=6), 10), 2 * rng.normal(size=(6, 10))), label="N=6, K=10"),
+            Case((_one_hot(np.array([1, 0, 2]), 4), 500 * rng.normal(size=(3, 4))), strict_fp=True,
+                 label="logits in the hundreds: the softmax inside must not overflow (run under np.errstate(over='raise'))")]
 
 
 Exercise(f"{LESSON}.softmax_ce_gradient", reference=softmax_ce_gradient, cases=_softmax_ce_gradient_cases,
@@ -182,7 +184,9 @@ def _mlp_params(rng, d, h, k):
 
 def _mlp_forward_cases(rng):
     return [Case((rng.normal(size=(4, 3)),) + _mlp_params(rng, 3, 5, 2), label="N=4, D=3, H=5, K=2"),
-            Case((rng.normal(size=(6, 8)),) + _mlp_params(rng, 8, 6, 4), label="N=6, D=8, H=6, K=4")]
+            Case((rng.normal(size=(6, 8)),) + _mlp_params(rng, 8, 6, 4), label="N=6, D=8, H=6, K=4"),
+            Case((rng.normal(size=(3, 2)),) + tuple(300 * p for p in _mlp_params(rng, 2, 4, 3)), strict_fp=True,
+                 label="weights in the hundreds (logits ~ 1e5): the softmax must not overflow (run under np.errstate(over='raise'))")]
 
 
 Exercise(f"{LESSON}.mlp_forward", reference=mlp_forward, cases=_mlp_forward_cases,
@@ -219,7 +223,10 @@ def _mlp_backward_cases(rng):
     def case(n, d, h, k, label):
         return Case((rng.normal(size=(n, d)), _one_hot(rng.integers(0, k, size=n), k)) + _mlp_params(rng, d, h, k),
                     label=label)
-    return [case(4, 3, 5, 2, "N=4, D=3, H=5, K=2"), case(6, 8, 6, 4, "N=6, D=8, H=6, K=4")]
+    big = Case((rng.normal(size=(3, 2)), _one_hot(np.array([2, 0, 1]), 3))
+               + tuple(300 * p for p in _mlp_params(rng, 2, 4, 3)), strict_fp=True,
+               label="weights in the hundreds (logits ~ 1e5): the softmax must not overflow (run under np.errstate(over='raise'))")
+    return [case(4, 3, 5, 2, "N=4, D=3, H=5, K=2"), case(6, 8, 6, 4, "N=6, D=8, H=6, K=4"), big]
 
 
 def _mlp_backward_no_relu_derivative(x, y, W1, b1, W2, b2):

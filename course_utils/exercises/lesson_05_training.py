@@ -94,7 +94,9 @@ def _adam_cases(rng):
             Case((rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), 0.1 * rng.normal(size=(2, 3)),
                   0.5 * rng.random(size=(2, 3)), 5, 0.01, 0.9, 0.999, 1e-7), label="step t = 5"),
             Case((rng.normal(size=4), rng.normal(size=4), 0.1 * rng.normal(size=4), rng.random(size=4),
-                  30, 0.1, 0.8, 0.99, 1e-7), label="t = 30, other betas")]
+                  30, 0.1, 0.8, 0.99, 1e-7), label="t = 30, other betas"),
+            Case((rng.normal(size=(3, 2)), 1e-3 * rng.normal(size=(3, 2)), np.zeros((3, 2)), np.zeros((3, 2)), 1,
+                  0.01, 0.9, 0.999, 1e-3), label="eps = 1e-3 against gradients of 1e-3 (eps matters)")]
 
 
 def _adam_no_bias_correction(w, g, m, v, t, lr, b1, b2, eps):

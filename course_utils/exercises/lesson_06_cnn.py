@@ -217,7 +217,8 @@ def max_pool2d(x, pool_size, stride):
 def _max_pool_cases(rng):
     return [Case((rng.normal(size=(2, 4, 4, 1)), 2, 2), label="4x4, pool 2, stride 2"),
             Case((rng.normal(size=(1, 5, 5, 3)), 2, 2), label="5x5x3 (odd: the last row and column are dropped)"),
-            Case((rng.normal(size=(2, 7, 7, 2)), 3, 2), label="pool 3, stride 2 (windows overlap)")]
+            Case((rng.normal(size=(2, 7, 7, 2)), 3, 2), label="pool 3, stride 2 (windows overlap)"),
+            Case((rng.normal(size=(2, 5, 8, 3)), 2, 1), label="5x8 images (height != width), pool 2, stride 1")]
 
 
 Exercise(f"{LESSON}.max_pool2d", reference=max_pool2d, cases=_max_pool_cases,
@@ -273,7 +274,9 @@ def _max_pool_backward_cases(rng):
     x3[0, 2, 2, 0] = 10.0                                              # one max shared by 4 windows
     return [Case((x1, rng.normal(size=(2, 2, 2, 2)), 2, 2), label="pool 2, stride 2"),
             Case((x3, rng.normal(size=(1, 3, 3, 1)), 3, 2), label="pool 3, stride 2: overlapping windows share a max"),
-            Case((x2, rng.normal(size=(1, 3, 3, 2)), 2, 2), label="integer image: ties within windows")]
+            Case((x2, rng.normal(size=(1, 3, 3, 2)), 2, 2), label="integer image: ties within windows"),
+            Case((rng.normal(size=(2, 5, 6, 3)), rng.normal(size=(2, 3, 4, 3)), 3, 1),
+                 label="5x6 images (height != width), pool 3, stride 1")]
 
 
 Exercise(f"{LESSON}.max_pool2d_backward", reference=max_pool2d_backward, cases=_max_pool_backward_cases,

@@ -271,7 +271,11 @@ def _sample_cases(rng):
             Case((np.zeros(4), 1.0, 0.5), label="u exactly at a cumulative probability (0.25 + 0.25): "
                                                    "the smallest k with p_0 + ... + p_k > u"),
             Case((rng.normal(size=27) * 2, 2.0, float(rng.random())), label="27 characters, T = 2"),
-            Case((rng.normal(size=27) * 2, 0.7, float(rng.random())), label="27 characters, T = 0.7")]
+            Case((rng.normal(size=27) * 2, 0.7, float(rng.random())), label="27 characters, T = 0.7"),
+            Case((np.array([3.0, 2.0, 1.0, 2.5]), 0.002, 0.5), strict_fp=True,
+                 label="T = 0.002 (logits / T ~ 1500): the softmax must not overflow (run under np.errstate(over='raise'))"),
+            Case((np.array([0.5, -1.0, 2.0, 0.0]), 1.5, 0.9999999), label="u -> 1: the last index with p > 0 "
+                 "(never one past the end)")]
 
 
 Exercise("07_rnn.sample_with_temperature", reference=sample_with_temperature, cases=_sample_cases,

@@ -136,7 +136,9 @@ def generator_loss_gradients(d_fake_logits):
 
 Exercise(f"{LESSON}.generator_loss_gradients", reference=generator_loss_gradients,
          cases=lambda rng: [Case((_logits(rng, 5),), label="5 fakes"),
-                            Case((np.array([[-10.0], [0.0], [10.0]]),), label="logits -10, 0, 10")],
+                            Case((np.array([[-10.0], [0.0], [10.0]]),), label="logits -10, 0, 10"),
+                            Case((np.array([[-1000.0], [800.0], [-50.0], [2.0]]),), strict_fp=True,
+                                 label="logits -1000 and 800: the sigmoid must not overflow (run under np.errstate(over='raise'))")],
          mistakes={
              "the 1/N of the mean is missing: each gradient is divided by the batch size N.":
                  lambda s: (_sigmoid(s) - 1, -_sigmoid(s)),
@@ -214,7 +216,9 @@ def _coverage_cases(rng):
                  label="modes 4-7: 10 samples each at distance 0.3 > radius (+ one close sample at modes 4, 5)"),
             Case((_threshold_and_nearest(rng), gan.ring_centers(4, 1.0), 1.0, 0.5),
                  label="4 modes, N = 40: mode 0 has exactly min_share * N / K = 5 samples (>= counts); "
-                       "radius 1 reaches two centres, so each sample counts for its nearest only")]
+                       "radius 1 reaches two centres, so each sample counts for its nearest only"),
+            Case((at_modes([15, 15, 15, 15, 15, 15, 30, 0], 0.1), centers, 0.08, 0.9),
+                 label="6 modes of 8 (the first case's shapes again: a second call, no state may carry over)")]
 
 
 def _threshold_and_nearest(rng):

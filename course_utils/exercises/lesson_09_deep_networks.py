@@ -122,7 +122,9 @@ def _batchnorm_backward_cases(rng):
             Case((rng.normal(size=(5, 3)), _scales(rng, 5), np.array([1.0, 2.0, 0.5]), 1e-3),
                  label="features of scale 1e3, 1 and 1e-2"),
             Case((np.tile(np.array([0.5, -1.0, 2.0]), (4, 1)), x_same, np.array([1.0, 2.0, 3.0]), 1e-3),
-                 label="the same dy for every example: shifting a whole feature changes nothing, dx = 0")]
+                 label="the same dy for every example: shifting a whole feature changes nothing, dx = 0"),
+            Case((rng.normal(size=(5, 4)), 0.3 * rng.normal(size=(5, 4)), rng.normal(size=4), 0.1),
+                 label="a large epsilon, 0.1, against variances of about 0.1")]
 
 
 Exercise(f"{LESSON}.batchnorm_backward", reference=batchnorm_backward, cases=_batchnorm_backward_cases,
@@ -201,7 +203,9 @@ def _inference_cases(rng):
                  label="a single example (batch statistics would give y = beta)"),
             Case((rng.normal(size=(4, 2)) * 0.01, np.array([1.0, 3.0]), np.array([0.1, 0.2]),
                   np.array([0.001, -0.002]), np.array([1e-4, 4e-4]), 1e-3),
-                 label="moving variances below epsilon")]
+                 label="moving variances below epsilon"),
+            Case((rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=4), rng.normal(size=4),
+                  rng.uniform(0.05, 0.2, size=4), 0.1), label="a large epsilon, 0.1")]
 
 
 def _inference_batch_stats(x, gamma, beta, moving_mean, moving_variance, epsilon):

@@ -107,6 +107,8 @@ def _attention_cases(rng):
             Case((rng.normal(size=(1, 2, 4)), rng.normal(size=(1, 3, 4)), rng.normal(size=(1, 3, 2)),
                   np.array([[[1, 1, 0], [0, 1, 1]]])),
                  label="a 0/1 integer mask (1 = attend, as Keras)"),
+            Case((rng.normal(size=(3, 2, 5)), rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 4, 6))),
+                 label="no mask (mask=None, the default): N=3, T=2, S=4, d=5, dv=6"),
             Case(_huge_scores(rng) + (_padding_mask([3, 2], 3).copy(),), strict_fp=True,
                  label="huge scores (Q K^T ~ 3000, every key shares a large component): computed stably, "
                        "no overflow (run under np.errstate(over='raise'))")]
