@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 
 from course_utils import nn
+from course_utils.compare import keras_gradients
 from course_utils.gradcheck import numerical_gradient, rel_error
 from course_utils.nn.layers.attention import MultiHeadAttention, positional_encoding
 
 keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+if keras.backend.backend() != "tensorflow":  # float64 to 1e-7 holds on TensorFlow; tests/test_backends.py covers the others
+    pytest.skip("the float64 comparisons to 1e-7 need the TensorFlow backend (Keras computes float64 as float32 "
+                "elsewhere; tests/test_backends.py compares every backend in float32)", allow_module_level=True)
 
 RTOL_KERAS = 1e-7      # NumPy vs Keras, float64
 RTOL_NUMERIC = 1e-6    # analytic vs centred differences (h = 1e-5), float64
@@ -34,28 +37,23 @@ def keras_mha(rng, num_heads, key_dim, **kwargs):
 
 def run_keras(layer, query, value, key=None, attention_mask=None, use_causal_mask=False,
               return_attention_scores=False, dout=None, dscores=None, self_attention=False):
-    """Keras's output, scores and gradients of L = sum(out * dout) (+ sum(scores * dscores)):
-    [d query, d value (, d key)] + [d w for w in trainable_weights]. With ``self_attention`` the layer
-    is called as layer(x, x) and the one gradient dL/dx is returned in place of d query, d value."""
-    tensors = [tf.constant(query)] if self_attention else [tf.constant(query), tf.constant(value)]
-    if key is not None:
-        tensors.append(tf.constant(key))
-    with tf.GradientTape() as tape:
-        tape.watch(tensors)
-        args = [tensors[0], tensors[0]] if self_attention else tensors[:2]
-        kwargs = dict(attention_mask=attention_mask, use_causal_mask=use_causal_mask,
-                      return_attention_scores=return_attention_scores)
-        if key is not None:
-            kwargs["key"] = tensors[-1]
-        result = layer(*args, **kwargs)
-        out, scores = result if return_attention_scores else (result, None)
-        loss = tf.reduce_sum(out * dout)
-        if dscores is not None:
-            loss = loss + tf.reduce_sum(scores * dscores)
-    grads = tape.gradient(loss, tensors + list(layer.trainable_weights))
-    sources = tensors + list(layer.trainable_weights)
-    grads = [np.zeros(w.shape) if g is None else np.asarray(g) for w, g in zip(sources, grads)]
-    return np.asarray(out), None if scores is None else np.asarray(scores), grads
+    """Keras's output, scores and gradients of L = sum(out * dout) (+ sum(scores * dscores)), through the
+    active backend (course_utils.compare.keras_gradients): [d query, d value (, d key)] + [d w for w in
+    trainable_weights]. With ``self_attention`` the layer is called as layer(x, x) and the one gradient
+    dL/dx (the sum of the two arguments' gradients) is returned in place of d query, d value."""
+    args = [query, query if self_attention else value] + ([] if key is None else [key])
+    kwargs = dict(attention_mask=attention_mask, use_causal_mask=use_causal_mask,
+                  return_attention_scores=return_attention_scores)
+    douts = [dout]
+    if return_attention_scores:  # scores: (batch, heads, T, S); no dscores: they do not enter the loss
+        douts.append(np.zeros((query.shape[0], layer.num_heads, query.shape[1], value.shape[1]))
+                     if dscores is None else dscores)
+    result = keras_gradients(layer, args, douts, kwargs=kwargs)
+    dargs = [np.zeros(np.shape(a)) if g is None else g for a, g in zip(args, result.dargs)]
+    if self_attention:
+        dargs = [dargs[0] + dargs[1]] + dargs[2:]
+    out, scores = result.outputs[0], result.outputs[1] if return_attention_scores else None
+    return out, scores, dargs + list(result.dweights)
 
 
 def compare(rng, keras_layer, query, value, key=None, attention_mask=None, use_causal_mask=False,
@@ -360,7 +358,6 @@ def test_from_keras_refuses_what_it_cannot_reproduce():
 
 
 # ------------------------------------------------------------------ functional model
-@pytest.mark.skipif(not hasattr(nn, "Model"), reason="nn.Model (functional models) not available")
 def test_self_attention_in_a_functional_model(rng):
     from course_utils.compare import compare_with_keras
     inputs = keras.Input(shape=(5, 4), dtype="float64")
@@ -379,7 +376,6 @@ def test_self_attention_in_a_functional_model(rng):
     report.assert_close(RTOL_KERAS)
 
 
-@pytest.mark.skipif(not hasattr(nn, "Model"), reason="nn.Model (functional models) not available")
 def test_attention_mask_as_a_model_input(rng):
     """The padding mask as a second input of a functional model: no gradient for it, the rest as
     calling the layer directly."""
