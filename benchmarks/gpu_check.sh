@@ -32,7 +32,7 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 
-"$PYTHON" - > "$OUT/env.txt" 2>&1 <<'EOF'
+KERAS_BACKEND=jax "$PYTHON" - > "$OUT/env.txt" 2>&1 <<'EOF'
 import sys, numpy
 print("Python", sys.version.split()[0], "NumPy", numpy.__version__)
 for name in ("jax", "torch", "keras"):

@@ -27,11 +27,30 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
-def _table(rows):
-    header = ("layer", "device", "dtype", "worst error", "tolerance", "pass", "worst quantity")
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+HEADER = ("layer", "device", "dtype", "worst error", "tolerance", "pass", "worst quantity")
+
+
+def _printer(names, device):
+    """A function that prints one table row as soon as it is measured (the header first), so that a
+    run cut short still shows what it measured."""
+    widths = [max(len(n) for n in names + [HEADER[0]]), max(len(device), 6), 7, 11, 9, 4, 14]
     fmt = " | ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), "-+-".join("-" * w for w in widths)] + [fmt.format(*r) for r in rows])
+    print(fmt.format(*HEADER), "-+-".join("-" * w for w in widths), sep="\n", flush=True)
+    return lambda row: print(fmt.format(*row).rstrip(), flush=True)
+
+
+def _measure(name, seeds, run_case):
+    """(worst error, its quantity, dtype, error message or None) over ``seeds`` draws of a case."""
+    worst, worst_row, dtype = 0.0, "", "float64"
+    try:
+        for seed in range(seeds):
+            case_rows, dtype = run_case(name, seed)
+            for r in case_rows:
+                if not r.max_rel_err <= worst:
+                    worst, worst_row = r.max_rel_err, r.quantity
+    except Exception as exc:  # a case that cannot run fails, and the others still run
+        return worst, worst_row, dtype, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return worst, worst_row, dtype, None
 
 
 def main(argv=None):
@@ -50,25 +69,16 @@ def main(argv=None):
     print(f"Keras {keras.__version__}, backend {backend}, device {device}, TF32 {'on' if args.tf32 else 'off'}; "
           f"worst error over {args.seeds} seeds of max|NumPy-Keras| / max(max|Keras|, 1)")
     names = [n for n in case_names() if not args.only or any(o.lower() in n.lower() for o in args.only)]
-    rows, failed, start = [], [], time.perf_counter()
+    failed, start, show = [], time.perf_counter(), _printer(names, device)
     for name in names:
-        worst, dtype, worst_row, error = 0.0, "float64", "", None
-        try:
-            for seed in range(args.seeds):
-                case_rows, dtype = run_case(name, seed)
-                for r in case_rows:
-                    if not r.max_rel_err <= worst:
-                        worst, worst_row = r.max_rel_err, r.quantity
-        except Exception as exc:  # a case that cannot run fails, and the others still run
-            error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        worst, worst_row, dtype, error = _measure(name, args.seeds, run_case)
         tolerance = tolerance_for(dtype)
         ok = error is None and worst <= tolerance
         if not ok:
-            failed.append(name + (f" ({error})" if error else f" ({worst_row})"))
-        rows.append((name, device, dtype, "error" if error else f"{worst:.2e}", f"{tolerance:g}",
-                     "yes" if ok else "NO", worst_row))
-    print(_table(rows))
-    print(f"{len(rows) - len(failed)}/{len(rows)} pass in {time.perf_counter() - start:.0f} s"
+            failed.append(name + f" ({error or worst_row})")
+        show((name, device, dtype, "error" if error else f"{worst:.2e}", f"{tolerance:g}", "yes" if ok else "NO",
+              worst_row))
+    print(f"{len(names) - len(failed)}/{len(names)} pass in {time.perf_counter() - start:.0f} s"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 

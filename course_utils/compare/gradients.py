@@ -128,7 +128,8 @@ def _jax(call, leaves, douts, device):
         return sum(jnp.sum(o * jnp.asarray(d, dtype=o.dtype)) for o, d in zip(outs, douts)), outs
 
     with jax.default_device(_jax_device(device)):
-        (_, outs), (d_weights, d_floats) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
+        # one compiled program (op-by-op dispatch compiles every primitive separately: slower)
+        (_, outs), (d_weights, d_floats) = jax.jit(jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True))(
             trainable, [jnp.asarray(leaves[i]) for i in float_at])
     d_leaves = [None] * len(leaves)
     for i, g in zip(float_at, d_floats):
