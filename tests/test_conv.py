@@ -14,21 +14,18 @@ from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients
 from course_utils.nn.conv_utils import conv_output_size, same_padding
 
+from helpers import assert_keras_close, pair
+
+
 keras = pytest.importorskip("keras")
 
 RTOL_KERAS = 1e-7      # NumPy vs Keras, float64
 RTOL_NUMERIC = 1e-6    # analytic vs centred differences (h = 1e-5), float64
 
 
-def _pair(rng, low, high):
-    """(a, b) with a, b in [low, high]; square half of the time."""
-    a = int(rng.integers(low, high + 1))
-    return (a, a) if rng.random() < 0.5 else (a, int(rng.integers(low, high + 1)))
-
-
 def random_conv_config(rng):
-    kernel_size = _pair(rng, 1, 5)
-    strides = _pair(rng, 1, 3)
+    kernel_size = pair(rng, 1, 5)
+    strides = pair(rng, 1, 3)
     padding = str(rng.choice(["valid", "same"]))
     height = int(rng.integers(kernel_size[0], kernel_size[0] + 8))
     width = int(rng.integers(kernel_size[1], kernel_size[1] + 8))
@@ -40,19 +37,13 @@ def random_conv_config(rng):
 
 
 def random_pool_config(rng):
-    pool_size = _pair(rng, 1, 4)
-    strides = None if rng.random() < 0.3 else _pair(rng, 1, 3)
+    pool_size = pair(rng, 1, 4)
+    strides = None if rng.random() < 0.3 else pair(rng, 1, 3)
     padding = str(rng.choice(["valid", "same"]))
     height = int(rng.integers(pool_size[0], pool_size[0] + 7))
     width = int(rng.integers(pool_size[1], pool_size[1] + 7))
     x_shape = (int(rng.integers(1, 4)), height, width, int(rng.integers(1, 5)))
     return dict(pool_size=pool_size, strides=strides, padding=padding), x_shape
-
-
-def _assert_keras_close(layer, x, what):
-    report = compare_with_keras(layer, x, title=what)
-    report.assert_close(RTOL_KERAS)
-    return report
 
 
 # ------------------------------------------------------------------ padding arithmetic
@@ -81,7 +72,7 @@ def test_conv2d_matches_keras(rng, trial):
     config, x_shape = random_conv_config(rng)
     layer = nn.Conv2D(**config)
     x = rng.normal(size=x_shape)
-    report = _assert_keras_close(layer, x, f"Conv2D({config}) on {x_shape}")
+    report = assert_keras_close(layer, x, f"Conv2D({config}) on {x_shape}")
     assert report["output"].numpy.shape == report["output"].keras.shape
     assert [r.quantity for r in report.rows] == ["output", "dx", "d kernel"] + (["d bias"] if config["use_bias"] else [])
 
@@ -94,7 +85,7 @@ def test_conv2d_matches_keras(rng, trial):
     (dict(filters=1, kernel_size=3, strides=1, padding="same", activation="relu"), (1, 1, 1, 2)),  # 1x1 image
 ])
 def test_conv2d_edge_cases_match_keras(config, x_shape, rng):
-    _assert_keras_close(nn.Conv2D(**config), rng.normal(size=x_shape), f"Conv2D({config}) on {x_shape}")
+    assert_keras_close(nn.Conv2D(**config), rng.normal(size=x_shape), f"Conv2D({config}) on {x_shape}")
 
 
 def test_conv2d_from_keras_copies_kernel_layout(rng):
@@ -109,7 +100,7 @@ def test_conv2d_from_keras_copies_kernel_layout(rng):
         np.testing.assert_array_equal(mine, theirs)
     x = rng.normal(size=(2, 9, 7, 3))
     np.testing.assert_allclose(twin.forward(x), np.asarray(keras_layer(x)), rtol=1e-12, atol=1e-14)
-    _assert_keras_close(keras_layer, x, "from_keras(Conv2D)")
+    assert_keras_close(keras_layer, x, "from_keras(Conv2D)")
 
 
 def test_conv2d_to_keras_round_trip(rng):
@@ -143,7 +134,7 @@ def test_conv2d_float32_layer_computes_in_float32(rng):
 def test_pooling_matches_keras(rng, kind, trial):
     config, x_shape = random_pool_config(rng)
     layer = getattr(nn, kind)(**config)
-    _assert_keras_close(layer, rng.normal(size=x_shape), f"{kind}({config}) on {x_shape}")
+    assert_keras_close(layer, rng.normal(size=x_shape), f"{kind}({config}) on {x_shape}")
 
 
 @pytest.mark.parametrize("pool_size, strides", [((2, 2), None), ((3, 3), (1, 1)), ((2, 3), (1, 2)), ((3, 2), (2, 1))])
@@ -152,14 +143,14 @@ def test_max_pooling_ties_go_to_first_max_like_tensorflow(rng, pool_size, stride
     row-major order; overlapping windows add up."""
     x = rng.integers(0, 3, size=(2, 7, 6, 2)).astype(np.float64)
     for padding in ("valid", "same"):
-        _assert_keras_close(nn.MaxPooling2D(pool_size, strides, padding), x, f"ties {pool_size} {strides} {padding}")
+        assert_keras_close(nn.MaxPooling2D(pool_size, strides, padding), x, f"ties {pool_size} {strides} {padding}")
 
 
 def test_max_pooling_same_pads_with_minus_infinity(rng):
     """All-negative input: zero padding would win the border windows; -inf padding never does."""
     x = -1.0 - np.abs(rng.normal(size=(2, 5, 5, 3)))
     layer = nn.MaxPooling2D(pool_size=3, strides=2, padding="same")
-    y = _assert_keras_close(layer, x, "max pool same, negative input")["output"].numpy
+    y = assert_keras_close(layer, x, "max pool same, negative input")["output"].numpy
     assert np.all(y < 0)
 
 
@@ -167,7 +158,7 @@ def test_average_pooling_same_divides_by_the_real_values_only():
     """TensorFlow's "same" average ignores the padding: a constant image stays constant."""
     x = np.full((1, 5, 5, 1), 3.0)
     layer = nn.AveragePooling2D(pool_size=3, strides=2, padding="same")
-    report = _assert_keras_close(layer, x, "avg pool same, constant input")
+    report = assert_keras_close(layer, x, "avg pool same, constant input")
     np.testing.assert_allclose(report["output"].numpy, 3.0, rtol=1e-15)
 
 
@@ -182,7 +173,7 @@ def test_pooling_from_keras_defaults():
 # ------------------------------------------------------------------------ Flatten
 def test_flatten_matches_keras(rng):
     x = rng.normal(size=(3, 4, 5, 2))
-    report = _assert_keras_close(nn.Flatten(), x, "Flatten")
+    report = assert_keras_close(nn.Flatten(), x, "Flatten")
     assert report["output"].numpy.shape == (3, 40)
     np.testing.assert_array_equal(report["output"].numpy, x.reshape(3, -1))
 

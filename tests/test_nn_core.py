@@ -12,6 +12,9 @@ import course_utils.nn as nn
 from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients, numerical_gradient, rel_error
 
+from helpers import assert_rel
+
+
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
@@ -28,11 +31,6 @@ def _tf_grad(fn, x, dout):
     return np.asarray(y), np.asarray(tape.gradient(loss, x_t))
 
 
-def _assert_rel(mine, theirs, what, rtol=RTOL):
-    err = rel_error(mine, theirs)
-    assert err <= rtol, f"{what}: rel err {err:.3e} > {rtol:g}\nMine:\n{mine}\nTheirs:\n{theirs}"
-
-
 # ------------------------------------------------------------------ activations
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @pytest.mark.parametrize("trial", range(4))
@@ -44,8 +42,8 @@ def test_activation_forward_and_derivative_match_keras(name, trial, rng):
     keras_fn = getattr(keras.activations, name)
     y_ref, dz_ref = _tf_grad(keras_fn, z, dout)
     a = act.forward(z)
-    _assert_rel(a, y_ref, f"{name} forward")
-    _assert_rel(act.backward(z, a, dout), dz_ref, f"{name} backward")
+    assert_rel(a, y_ref, f"{name} forward")
+    assert_rel(act.backward(z, a, dout), dz_ref, f"{name} backward")
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "linear"])
@@ -61,7 +59,7 @@ def test_softmax_jacobian_matches_vjp(rng):
     da = rng.normal(size=5)
     jac = nn.activations.softmax_jacobian(z)
     a = nn.activations.softmax(z)
-    _assert_rel(jac.T @ da, nn.activations.softmax_vjp(a, da), "softmax J^T da")
+    assert_rel(jac.T @ da, nn.activations.softmax_vjp(a, da), "softmax J^T da")
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS + ["step"])
@@ -233,7 +231,7 @@ def test_losses_and_gradients_match_keras(trial, rng):
     for name, mine, theirs, y_true, y_pred in _loss_cases(rng):
         value, grad = _keras_loss_and_grad(theirs, y_true, y_pred)
         assert rel_error(mine.loss(y_true, y_pred), value) <= RTOL, (name, mine.loss(y_true, y_pred), value)
-        _assert_rel(mine.gradient(y_true, y_pred), grad, f"{name} gradient")
+        assert_rel(mine.gradient(y_true, y_pred), grad, f"{name} gradient")
 
 
 @pytest.mark.parametrize("trial", range(3))

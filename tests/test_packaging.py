@@ -129,8 +129,7 @@ def _readme_code_lines(text):
 
 def test_readme_test_command_is_what_ci_runs():
     readme, ci = ROOT / "README.md", ROOT / ".ci" / "run"
-    if not readme.exists() or not ci.exists():
-        pytest.skip("README.md or .ci/run is not written yet")
+    assert readme.exists() and ci.exists(), "README.md and .ci/run are needed: the README's test command is CI's"
     readme_commands = _pytest_commands(_readme_code_lines(readme.read_text(encoding="utf-8")))
     ci_commands = _pytest_commands(ci.read_text(encoding="utf-8").splitlines())
     assert readme_commands, "the README's quick start shows no pytest command in a code block"

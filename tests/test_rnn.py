@@ -11,6 +11,9 @@ import course_utils.nn as nn
 from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients, numerical_gradient, rel_error
 
+from helpers import assert_rel
+
+
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
@@ -42,11 +45,6 @@ def random_config(rng, kind):
 
 def randomize_weights(layer, rng, scale=0.6):
     layer.set_weights([rng.normal(scale=scale, size=w.shape) for w in layer.get_weights()])
-
-
-def _assert_rel(mine, theirs, what, rtol=RTOL):
-    err = rel_error(mine, theirs)
-    assert err <= rtol, f"{what}: rel err {err:.3e} > {rtol:g}\nMine:\n{mine}\nTheirs:\n{theirs}"
 
 
 # --------------------------------------------------------------- vs Keras, random
@@ -149,12 +147,12 @@ def test_dh_sequence_is_the_gradient_reaching_each_hidden_state(rng):
         layer.backward(dout)
         dh_sequence = layer.dh_sequence.copy()
         assert dh_sequence.shape == (3, 6, 4)
-        _assert_rel(dh_sequence[:, -1], dout, f"{cls.__name__} dh_T")
+        assert_rel(dh_sequence[:, -1], dout, f"{cls.__name__} dh_T")
         for t in range(x.shape[1] - 1):
             states_after_t = prefix.forward(x[:, :t + 1])[1:]
             layer.forward(x[:, t + 1:], initial_state=states_after_t)
             layer.backward(dout)
-            _assert_rel(dh_sequence[:, t], layer.dinitial_state[0], f"{cls.__name__} dh_{t}")
+            assert_rel(dh_sequence[:, t], layer.dinitial_state[0], f"{cls.__name__} dh_{t}")
 
 
 # --------------------------------------------------------------- finite differences
@@ -183,7 +181,7 @@ def test_initial_state_gradient_is_finite_differences(kind, rng):
     analytic = [d.copy() for d in layer.dinitial_state]
     for s, d in zip(states, analytic):
         numeric = numerical_gradient(lambda: np.sum(layer.forward(x, initial_state=states) * dout), s)
-        _assert_rel(d, numeric, f"{kind} d initial state", RTOL_NUMERIC)
+        assert_rel(d, numeric, f"{kind} d initial state", RTOL_NUMERIC)
 
 
 def test_embedding_and_time_distributed_gradients_are_finite_differences(rng):
@@ -195,7 +193,7 @@ def test_embedding_and_time_distributed_gradients_are_finite_differences(rng):
     emb.forward(idx)
     assert emb.backward(dout) is None
     numeric = numerical_gradient(lambda: np.sum(emb.forward(idx) * dout), emb.embeddings)
-    _assert_rel(emb.grads[0], numeric, "d embeddings", RTOL_NUMERIC)
+    assert_rel(emb.grads[0], numeric, "d embeddings", RTOL_NUMERIC)
     td = nn.TimeDistributed(nn.Dense(3, activation="tanh"))
     errors = check_layer_gradients(td, rng.normal(size=(2, 4, 5)))
     assert max(errors.values()) < RTOL_NUMERIC, errors

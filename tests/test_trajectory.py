@@ -72,7 +72,7 @@ OPTIMIZERS = {
 
 
 # Keras evaluates a schedule in float32 with Eigen's pow/cos, which at some steps differ from NumPy's float32
-# by one ulp (~6e-8 of the learning rate; tests/test_training_more.py checks every value to 3e-7). Such a
+# by one ulp (~6e-8 of the learning rate; tests/test_losses_optimizers_activations.py checks every value to 3e-7). Such a
 # step moves the weights by ~1e-9, so for these runs weights below 1e-2 are compared to 1e-8 absolute.
 SCHEDULED = {"sgd_exponential_decay", "adamw_staircase_decay", "sgd_cosine_decay", "adam_cosine_warmup"}
 

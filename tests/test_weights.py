@@ -12,15 +12,13 @@ import pytest
 import course_utils.nn as nn
 from course_utils.gradcheck import rel_error
 
+from helpers import assert_rel
+
+
 keras = pytest.importorskip("keras")
 
 RTOL = 1e-7
 STEPS = 5
-
-
-def _assert_rel(mine, theirs, what, rtol=RTOL):
-    err = rel_error(mine, theirs)
-    assert err <= rtol, f"{what}: rel err {err:.3e} > {rtol:g}\nMine:\n{mine}\nTheirs:\n{theirs}"
 
 
 def _mlp(frozen, n_features=5):
@@ -76,12 +74,12 @@ def test_frozen_layers_train_as_in_keras(frozen, optimizer, rng, floatx_float64)
         mine = model.train_on_batch(x[step], y[step])["loss"]
         keras_model.reset_metrics()   # before Keras 3.15 train_on_batch returns a running mean otherwise
         theirs = float(keras_model.train_on_batch(x[step], y[step]))
-        _assert_rel(np.array(mine), np.array(theirs), f"loss at step {step}")
+        assert_rel(np.array(mine), np.array(theirs), f"loss at step {step}")
     weight_index = 0
     for i, layer in enumerate(model.layers):
         for name, w, w0, k in zip(layer.weight_names, layer.weights, start[weight_index:],
                                   keras_model.layers[i].get_weights()):
-            _assert_rel(w, k, f"layer {i} {name} after {STEPS} steps")
+            assert_rel(w, k, f"layer {i} {name} after {STEPS} steps")
             if i in frozen:
                 assert np.array_equal(w, w0), f"frozen layer {i} {name} moved"
             else:
@@ -99,9 +97,9 @@ def test_frozen_layer_fit_matches_keras(rng, floatx_float64):
     y = np.eye(3)[rng.integers(0, 3, size=24)]
     mine = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
     theirs = keras_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
-    _assert_rel(np.array(mine), np.array(theirs), "fit losses")
+    assert_rel(np.array(mine), np.array(theirs), "fit losses")
     for i, (w, k) in enumerate(zip(model.get_weights(), keras_model.get_weights())):
-        _assert_rel(w, k, f"weight {i} after fit")
+        assert_rel(w, k, f"weight {i} after fit")
     for w, w0 in zip(model.layers[1].get_weights(), frozen_before):
         assert np.array_equal(w, w0)
 
@@ -179,9 +177,9 @@ def test_embedding_built_without_input_shape_converts(build_args):
     layer = keras.layers.Embedding(10, 3)
     layer.build(*build_args)
     twin = nn.from_keras(layer)
-    _assert_rel(twin.embeddings, np.asarray(layer.embeddings), "embeddings")
+    assert_rel(twin.embeddings, np.asarray(layer.embeddings), "embeddings")
     idx = np.array([[1, 4, 9], [0, 0, 2]])
-    _assert_rel(twin.forward(idx), np.asarray(layer(idx)), "embedding lookup", rtol=1e-6)  # Keras float32
+    assert_rel(twin.forward(idx), np.asarray(layer(idx)), "embedding lookup", rtol=1e-6)  # Keras float32
     assert isinstance(nn.to_keras(twin), keras.layers.Embedding)
 
 

@@ -11,15 +11,13 @@ import pytest
 import course_utils.nn as nn
 from course_utils.gradcheck import numerical_gradient, rel_error
 
+from helpers import assert_rel
+
+
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 RTOL = 1e-7
-
-
-def _assert_rel(mine, theirs, what, rtol=RTOL, floor=1e-8):
-    err = rel_error(mine, theirs, floor=floor)
-    assert err <= rtol, f"{what}: rel err {err:.3e} > {rtol:g}\nMine:\n{mine}\nTheirs:\n{theirs}"
 
 
 # ----------------------------------------------------------------------- losses
@@ -87,8 +85,8 @@ def test_loss_value_and_gradient_match_keras(case, weighted, rng):
         sample_weight = rng.uniform(0.0, 3.0, size=shape[:-1]) if weighted else None
         mine = make_mine()
         value, grad = _keras_loss_and_grad(make_theirs(), y_true, y_pred, sample_weight)
-        _assert_rel(mine.loss(y_true, y_pred, sample_weight), value, f"{case} value {shape}")
-        _assert_rel(mine.gradient(y_true, y_pred, sample_weight), grad, f"{case} gradient {shape}")
+        assert_rel(mine.loss(y_true, y_pred, sample_weight), value, f"{case} value {shape}")
+        assert_rel(mine.gradient(y_true, y_pred, sample_weight), grad, f"{case} gradient {shape}")
 
 
 @pytest.mark.parametrize("case", ["mae", "huber", "kld", "bce_smooth", "cce_smooth", "sparse"])
@@ -121,8 +119,8 @@ CLIPPED = {
 def test_losses_at_clipped_probabilities_match_keras(case):
     mine_cls, theirs_cls, y_true, y_pred = CLIPPED[case]
     value, grad = _keras_loss_and_grad(theirs_cls(dtype="float64"), y_true, y_pred)
-    _assert_rel(mine_cls().loss(y_true, y_pred), value, f"{case} value")
-    _assert_rel(mine_cls().gradient(y_true, y_pred), grad, f"{case} gradient")
+    assert_rel(mine_cls().loss(y_true, y_pred), value, f"{case} value")
+    assert_rel(mine_cls().gradient(y_true, y_pred), grad, f"{case} gradient")
 
 
 def test_sparse_crossentropy_clips_without_renormalising_as_keras():
@@ -165,7 +163,7 @@ def test_schedule_values_match_keras(make, name):
     steps = np.arange(60)
     ours = np.array([mine(int(t)) for t in steps])
     keras_values = np.array([float(theirs(tf.constant(int(t), dtype="int64"))) for t in steps])
-    _assert_rel(ours, keras_values, f"{name} learning rates", rtol=3e-7)
+    assert_rel(ours, keras_values, f"{name} learning rates", rtol=3e-7)
     assert ours.max() > ours.min() or name == "piecewise"
     back = mine.to_keras()
     assert type(back) is type(theirs) and back.get_config() == theirs.get_config()
@@ -241,7 +239,7 @@ def _twin_models(rng, output, units=3):
 
 def _assert_same_weights(model, keras_model, tol=1e-6):
     for i, (mine, theirs) in enumerate(zip(model.get_weights(), keras_model.get_weights())):
-        _assert_rel(mine, theirs, f"weight {i}", rtol=tol)
+        assert_rel(mine, theirs, f"weight {i}", rtol=tol)
 
 
 WEIGHTED = {
@@ -319,7 +317,7 @@ def test_fit_with_weights_follows_keras(weighting, rng):
     _assert_same_weights(model, keras_model)
     # (Keras's logged losses pass through float32 metric trackers, hence 1e-6)
     for key in ("loss", "val_loss"):
-        _assert_rel(np.array(history.history[key]), np.array(keras_history.history[key]), key, rtol=1e-6)
+        assert_rel(np.array(history.history[key]), np.array(keras_history.history[key]), key, rtol=1e-6)
 
 
 def test_evaluate_with_sample_weight_matches_keras(rng):
@@ -385,8 +383,8 @@ GELU_RTOL, GELU_FLOOR = 1e-6, 5e-2
 def _check_activation(mine_forward, mine_backward, keras_fn, z, da, what, rtol=RTOL, floor=1e-8):
     a = mine_forward(z)
     a_k, dz_k = _keras_forward_and_vjp(keras_fn, z, da)
-    _assert_rel(a, a_k, f"{what} forward", rtol=rtol, floor=floor)
-    _assert_rel(mine_backward(z, a, da), dz_k, f"{what} VJP", rtol=rtol, floor=floor)
+    assert_rel(a, a_k, f"{what} forward", rtol=rtol, floor=floor)
+    assert_rel(mine_backward(z, a, da), dz_k, f"{what} VJP", rtol=rtol, floor=floor)
 
 
 def test_every_keras_string_activation_is_here_or_refused():
@@ -418,10 +416,10 @@ def test_gelu_both_forms_match_keras(rng):
                           f"gelu(approximate={approximate})", rtol=GELU_RTOL, floor=GELU_FLOOR)
     import math
     exact = np.array([0.5 * v * math.erfc(-v / math.sqrt(2)) for v in z.ravel()]).reshape(z.shape)
-    _assert_rel(nn.activations.gelu(z), exact, "gelu vs math.erfc", rtol=1e-12)
+    assert_rel(nn.activations.gelu(z), exact, "gelu vs math.erfc", rtol=1e-12)
     exact_derivative = np.array([0.5 * math.erfc(-v / math.sqrt(2)) + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
                                  for v in z.ravel()]).reshape(z.shape)
-    _assert_rel(nn.activations.gelu_derivative(z), exact_derivative, "gelu' vs math.erfc", rtol=1e-12)
+    assert_rel(nn.activations.gelu_derivative(z), exact_derivative, "gelu' vs math.erfc", rtol=1e-12)
     # the string "gelu" is the exact (erf) form in Keras 3, and here
     np.testing.assert_array_equal(nn.activations.get("gelu")(z), nn.activations.gelu(z, approximate=False))
 
@@ -461,7 +459,7 @@ def test_dense_with_the_activation_converts_both_ways(name, rng):
     y = layer.forward(x)
     keras_layer = nn.to_keras(layer)
     assert keras_layer.get_config()["activation"] == nn.activations.get(name).keras_name
-    _assert_rel(np.asarray(keras_layer(x)), y, f"Dense({name}) in Keras", rtol=GELU_RTOL if name == "gelu" else RTOL)
+    assert_rel(np.asarray(keras_layer(x)), y, f"Dense({name}) in Keras", rtol=GELU_RTOL if name == "gelu" else RTOL)
     twin = nn.from_keras(keras.layers.Dense(4, activation=name, dtype="float64"))
     assert twin.activation is nn.activations.get(name)
 

@@ -18,15 +18,13 @@ from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients
 from course_utils.nn.layers.convolutional import conv_transpose_output_size
 
+from helpers import assert_keras_close, pair
+
+
 keras = pytest.importorskip("keras")
 
 RTOL_KERAS = 1e-7      # NumPy vs Keras, float64
 RTOL_NUMERIC = 1e-6    # analytic vs centred differences (h = 1e-5), float64
-
-
-def _pair(rng, low, high):
-    a = int(rng.integers(low, high + 1))
-    return (a, a) if rng.random() < 0.5 else (a, int(rng.integers(low, high + 1)))
 
 
 def _accepted_output_padding(rng, kernel_size, strides, padding):
@@ -44,8 +42,8 @@ def _accepted_output_padding(rng, kernel_size, strides, padding):
 
 
 def random_transpose_config(rng):
-    kernel_size = _pair(rng, 1, 5)
-    strides = _pair(rng, 1, 3)
+    kernel_size = pair(rng, 1, 5)
+    strides = pair(rng, 1, 3)
     padding = str(rng.choice(["valid", "same"]))
     config = dict(filters=int(rng.integers(1, 4)), kernel_size=kernel_size, strides=strides, padding=padding,
                   output_padding=_accepted_output_padding(rng, kernel_size, strides, padding),
@@ -62,10 +60,6 @@ def random_conv1d_config(rng):
                   activation=[None, "relu", "tanh"][int(rng.integers(3))], use_bias=bool(rng.random() < 0.8))
     x_shape = (int(rng.integers(1, 3)), int(rng.integers(kernel_size, kernel_size + 8)), int(rng.integers(1, 4)))
     return config, x_shape
-
-
-def _assert_keras_close(layer, x, what):
-    return compare_with_keras(layer, x, title=what).assert_close(RTOL_KERAS)
 
 
 # ------------------------------------------------------------------------ Conv2DTranspose
@@ -91,7 +85,7 @@ def test_conv_transpose_output_size_formula(n, k, s, padding, op, expected):
 def test_conv_transpose_matches_keras(rng, trial):
     config, x_shape = random_transpose_config(rng)
     x = rng.normal(size=x_shape)
-    report = _assert_keras_close(nn.Conv2DTranspose(**config), x, f"Conv2DTranspose({config}) on {x_shape}")
+    report = assert_keras_close(nn.Conv2DTranspose(**config), x, f"Conv2DTranspose({config}) on {x_shape}")
     assert [r.quantity for r in report.rows] == ["output", "dx", "d kernel"] + (["d bias"] if config["use_bias"] else [])
 
 
@@ -103,7 +97,7 @@ def test_conv_transpose_matches_keras(rng, trial):
     (dict(filters=1, kernel_size=5, strides=1, padding="same"), (1, 1, 1, 1)),     # 1x1 image
 ])
 def test_conv_transpose_edge_cases_match_keras(config, x_shape, rng):
-    _assert_keras_close(nn.Conv2DTranspose(**config), rng.normal(size=x_shape), f"{config} on {x_shape}")
+    assert_keras_close(nn.Conv2DTranspose(**config), rng.normal(size=x_shape), f"{config} on {x_shape}")
 
 
 def test_conv_transpose_is_the_adjoint_of_conv2d(rng):
@@ -198,7 +192,7 @@ def test_conv_transpose_channel_mismatch_is_refused():
 @pytest.mark.parametrize("trial", range(15))
 def test_conv1d_matches_keras(rng, trial):
     config, x_shape = random_conv1d_config(rng)
-    report = _assert_keras_close(nn.Conv1D(**config), rng.normal(size=x_shape), f"Conv1D({config}) on {x_shape}")
+    report = assert_keras_close(nn.Conv1D(**config), rng.normal(size=x_shape), f"Conv1D({config}) on {x_shape}")
     assert report["d kernel"].numpy.shape == (config["kernel_size"], x_shape[2], config["filters"])
 
 
@@ -253,7 +247,7 @@ def test_max_pooling1d_matches_keras(rng, trial):
                   padding=str(rng.choice(["valid", "same"])))
     x_shape = (int(rng.integers(1, 3)), int(rng.integers(pool_size, pool_size + 7)), int(rng.integers(1, 4)))
     x = rng.integers(0, 3, size=x_shape).astype(float) if trial % 2 else rng.normal(size=x_shape)  # ties too
-    _assert_keras_close(nn.MaxPooling1D(**config), x, f"MaxPooling1D({config}) on {x_shape}")
+    assert_keras_close(nn.MaxPooling1D(**config), x, f"MaxPooling1D({config}) on {x_shape}")
 
 
 def test_max_pooling1d_from_keras_defaults_and_errors():
@@ -268,9 +262,9 @@ def test_max_pooling1d_from_keras_defaults_and_errors():
 # ---------------------------------------------------------------------- UpSampling2D
 @pytest.mark.parametrize("trial", range(6))
 def test_upsampling_nearest_matches_keras(rng, trial):
-    size = _pair(rng, 1, 3)
+    size = pair(rng, 1, 3)
     x_shape = (int(rng.integers(1, 3)), int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 3)))
-    _assert_keras_close(nn.UpSampling2D(size), rng.normal(size=x_shape), f"UpSampling2D({size}) on {x_shape}")
+    assert_keras_close(nn.UpSampling2D(size), rng.normal(size=x_shape), f"UpSampling2D({size}) on {x_shape}")
 
 
 @pytest.mark.parametrize("size", [(2, 2), (3, 2), (1, 3)])
