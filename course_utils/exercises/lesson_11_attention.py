@@ -13,6 +13,9 @@ is masked gets uniform weights 1/S (the mean of the values), as Keras's fused at
 """
 import numpy as np
 
+from ..nn.layers.attention import attention_cache
+from ..nn.layers.attention import scaled_dot_product_attention as _attention_kernel
+from ..nn.layers.attention import scaled_dot_product_attention_backward as _attention_kernel_backward
 from . import Case, Exercise
 
 LESSON = "11_attention"
@@ -64,12 +67,8 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
     """softmax(Q K^T / sqrt(d) with masked logits replaced by -1e9) V.
     Q (N, T, d), K (N, S, d), V (N, S, dv), mask (N, T, S) booleans or 0/1 (True/1 = attend) or None
     -> (out (N, T, dv), weights (N, T, S))."""
-    d = Q.shape[-1]
-    scores = Q @ np.swapaxes(K, -1, -2) / np.sqrt(d)
-    if mask is not None:
-        scores = np.where(np.asarray(mask).astype(bool), scores, LARGE_NEGATIVE)
-    weights = _stable_softmax(scores)
-    return weights @ V, weights
+    out, cache = _attention_kernel(Q, K, V, None if mask is None else np.asarray(mask).astype(bool))
+    return out, cache["weights"]
 
 
 def _attention(Q, K, V, mask, scale=None, invert=False, axis=-1, zero_after=False):
@@ -190,12 +189,7 @@ def attention_backward(dout, Q, K, V, weights):
     dout (N, T, dv) -> (dQ (N, T, d), dK (N, S, d), dV (N, S, dv)):
         dV = P^T dout,  dP = dout V^T,  dS = P * (dP - sum_s(dP * P)),
         dQ = dS K / sqrt(d),  dK = dS^T Q / sqrt(d)."""
-    scale = 1.0 / np.sqrt(Q.shape[-1])
-    P = weights
-    dV = np.swapaxes(P, -1, -2) @ dout
-    dP = dout @ np.swapaxes(V, -1, -2)
-    dS = P * (dP - np.sum(dP * P, axis=-1, keepdims=True))
-    return dS @ K * scale, np.swapaxes(dS, -1, -2) @ Q * scale, dV
+    return _attention_kernel_backward(dout, attention_cache(Q, K, V, weights))
 
 
 def _backward(dout, Q, K, V, P, dS_rule="full", scale=True):
@@ -247,9 +241,8 @@ def multi_head_attention(query, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo):
     Q = np.einsum("ntd,dhk->nhtk", query, Wq) + bq[:, None, :]
     K = np.einsum("nsd,dhk->nhsk", value, Wk) + bk[:, None, :]
     V = np.einsum("nsd,dhv->nhsv", value, Wv) + bv[:, None, :]
-    weights = _stable_softmax(Q @ np.swapaxes(K, -1, -2) / np.sqrt(Wq.shape[-1]))
-    C = weights @ V                                       # (N, h, T, v)
-    return np.einsum("nhtv,hvo->nto", C, Wo) + bo, weights
+    C, cache = _attention_kernel(Q, K, V)                 # (N, h, T, v), scores divided by sqrt(k)
+    return np.einsum("nhtv,hvo->nto", C, Wo) + bo, cache["weights"]
 
 
 def _mha(query, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, scale=None, output_bias=True, one_head=False):

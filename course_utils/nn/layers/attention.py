@@ -21,6 +21,63 @@ from ..threads import one_blas_thread
 _LARGE_NEGATIVE = -1e9
 
 
+# ------------------------------------------------------------ the attention kernel (CS231n style)
+def scaled_dot_product_attention(Q, K, V, mask=None, scale=None, zero_masked=False, dropout_mask=None):
+    """out = softmax(scale * Q K^T, masked) V over the last two axes (any leading axes: batch, heads).
+
+    Q (..., T, k), K (..., S, k), V (..., S, v); ``mask`` booleans broadcastable to (..., T, S) (True:
+    attend; a masked logit is replaced by -1e9, as Keras does), ``scale`` 1/sqrt(k) by default.
+    ``zero_masked`` zeroes the masked weights after the softmax (Keras's masked softmax: a fully masked
+    row then gets zeros); ``dropout_mask`` (..., T, S) multiplies the weights (inverted dropout).
+    Returns ``(out (..., T, v), cache)``; ``cache["weights"]`` are the attention weights P (..., T, S).
+    """
+    scale = 1.0 / math.sqrt(Q.shape[-1]) if scale is None else scale
+    Qs = Q * scale
+    logits = Qs @ np.swapaxes(K, -1, -2)                                 # (..., T, S)
+    if mask is not None:
+        logits = np.where(mask, logits, _LARGE_NEGATIVE)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    P_soft = np.exp(logits)
+    P_soft /= P_soft.sum(axis=-1, keepdims=True)
+    P = np.where(mask, P_soft, 0.0) if zero_masked and mask is not None else P_soft
+    out = (P if dropout_mask is None else P * dropout_mask) @ V
+    cache = dict(Qs=Qs, K=K, V=V, P_soft=P_soft, weights=P, dropout_mask=dropout_mask, mask=mask,
+                 zero_masked=zero_masked and mask is not None, scale=scale)
+    return out, cache
+
+
+def attention_cache(Q, K, V, weights, scale=None):
+    """The cache of ``scaled_dot_product_attention`` for weights P (..., T, S) computed elsewhere (no
+    dropout; a mask is in P already: a masked weight is 0, so its logit gets no gradient)."""
+    scale = 1.0 / math.sqrt(Q.shape[-1]) if scale is None else scale
+    return dict(Qs=Q * scale, K=K, V=V, P_soft=weights, weights=weights, dropout_mask=None, mask=None,
+                zero_masked=False, scale=scale)
+
+
+def scaled_dot_product_attention_backward(dout, cache, dweights=None):
+    """(dQ, dK, dV) from dout = dL/d(out) (and ``dweights`` = dL/dP when the weights were used too):
+
+        dV = P^T dout,   dP = dout V^T,   dS = P * (dP - sum_s(dP * P))   (the softmax's VJP),
+        dQ = scale * dS K,   dK = scale * dS^T Q   (a masked logit was a constant: dS = 0 there).
+    """
+    P_soft, P, drop, mask = cache["P_soft"], cache["weights"], cache["dropout_mask"], cache["mask"]
+    P_used = P if drop is None else P * drop
+    dV = np.swapaxes(P_used, -1, -2) @ dout
+    dP = dout @ np.swapaxes(cache["V"], -1, -2)
+    if drop is not None:
+        dP = dP * drop
+    if dweights is not None:
+        dP = dP + dweights
+    if cache["zero_masked"]:
+        dP = np.where(mask, dP, 0.0)
+    dS = P_soft * (dP - np.sum(dP * P_soft, axis=-1, keepdims=True))
+    if mask is not None:
+        dS = np.where(mask, dS, 0.0)
+    dQ = (dS @ cache["K"]) * cache["scale"]
+    dK = np.swapaxes(dS, -1, -2) @ cache["Qs"]
+    return dQ, dK, dV
+
+
 class MultiHeadAttention(Layer):
     """Multi-head scaled dot-product attention, as ``keras.layers.MultiHeadAttention``.
 
@@ -284,26 +341,20 @@ class MultiHeadAttention(Layer):
                 y = y + bias
             return y.transpose(0, 2, 1, 3)
 
-        scale = self.scale
-        Qs = project(query, self.query_kernel, self.query_bias) * scale  # (N, h, T, k)
+        Q = project(query, self.query_kernel, self.query_bias)           # (N, h, T, k)
         K = project(key, self.key_kernel, self.key_bias)                 # (N, h, S, k)
         V = project(value, self.value_kernel, self.value_bias)           # (N, h, S, v)
-        L = Qs @ K.transpose(0, 1, 3, 2)                                  # (N, h, T, S)
-        if mask is not None:
-            L = np.where(mask, L, _LARGE_NEGATIVE)
-        L = L - L.max(axis=-1, keepdims=True)
-        P_soft = np.exp(L)
-        P_soft /= P_soft.sum(axis=-1, keepdims=True)
         # Keras's masked softmax (scores returned, or dropout) zeroes masked weights, so a fully
         # masked row gets all zeros; its fused dot_product_attention keeps the uniform 1/S.
         zero_masked = mask is not None and (return_attention_scores or self.dropout > 0)
-        P = np.where(mask, P_soft, 0.0) if zero_masked else P_soft
         drop = None
         if training and self.dropout > 0:
-            uniform = self._rng.random(P.shape) if self._rng is not None else np.random.random_sample(P.shape)
-            drop = (uniform >= self.dropout).astype(P.dtype) / (1.0 - self.dropout)
+            shape = (N, h, T, S)
+            uniform = self._rng.random(shape) if self._rng is not None else np.random.random_sample(shape)
+            drop = (uniform >= self.dropout).astype(np.result_type(Q, K)) / (1.0 - self.dropout)
         self.dropout_mask = drop
-        C = (P if drop is None else P * drop) @ V                        # (N, h, T, v)
+        C, attention = scaled_dot_product_attention(Q, K, V, mask, self.scale, zero_masked, drop)  # (N, h, T, v)
+        P = attention["weights"]
         C2 = C.transpose(0, 2, 1, 3).reshape(N * T, h * v)
         out_dims = self.output_kernel.shape[2:]
         out = C2 @ self.output_kernel.reshape(h * v, -1)
@@ -312,9 +363,7 @@ class MultiHeadAttention(Layer):
         out = out.reshape((N, T) + out_dims)
         self.last_attention_scores = P
         self._cache = dict(query=query, value=value, key=key, has_key=has_key, has_mask=attention_mask is not None,
-                           mask=mask, zero_masked=zero_masked,
-                           Qs=Qs, K=K, V=V, P_soft=P_soft, P=P, drop=drop, C2=C2, scale=scale,
-                           out_shape=out.shape, scores=return_attention_scores)
+                           attention=attention, P=P, C2=C2, out_shape=out.shape, scores=return_attention_scores)
         return (out, P) if return_attention_scores else out
 
     def backward(self, dout):
@@ -338,26 +387,11 @@ class MultiHeadAttention(Layer):
         query, value, key = c["query"], c["value"], c["key"]
         N, T = query.shape[:2]
         h, k, v = self.num_heads, self.key_dim, self.value_dim
-        Qs, K, V, P_soft, P, drop = c["Qs"], c["K"], c["V"], c["P_soft"], c["P"], c["drop"]
         dout2 = dout.reshape(N * T, -1)
         d_output_kernel = (c["C2"].T @ dout2).reshape(self.output_kernel.shape)
         d_output_bias = dout2.sum(axis=0).reshape(self.output_kernel.shape[2:]) if self.use_bias else None
         dC = (dout2 @ self.output_kernel.reshape(h * v, -1).T).reshape(N, T, h, v).transpose(0, 2, 1, 3)
-        P_used = P if drop is None else P * drop
-        dV = P_used.transpose(0, 1, 3, 2) @ dC                           # (N, h, S, v)
-        dP = dC @ V.transpose(0, 1, 3, 2)                                 # (N, h, T, S)
-        if drop is not None:
-            dP = dP * drop
-        if dscores is not None:
-            dP = dP + dscores
-        mask = c["mask"]
-        if c["zero_masked"]:
-            dP = np.where(mask, dP, 0.0)
-        dL = P_soft * (dP - np.sum(dP * P_soft, axis=-1, keepdims=True))
-        if mask is not None:
-            dL = np.where(mask, dL, 0.0)  # the masked logits were replaced by a constant
-        dQ = (dL @ K) * c["scale"]                                        # (N, h, T, k)
-        dK = dL.transpose(0, 1, 3, 2) @ Qs                                # (N, h, S, k)
+        dQ, dK, dV = scaled_dot_product_attention_backward(dC, c["attention"], dscores)  # (N, h, L, dim)
 
         def project_back(x, dY, kernel):  # dY (N, h, L, dim) -> dx, dkernel, dbias
             dY = dY.transpose(0, 2, 1, 3).reshape(x.shape[0] * x.shape[1], -1)
