@@ -112,6 +112,7 @@ def _adam_steps(rng, steps=5):
 def run_case(name, seed=0):
     """(rows, dtype of Keras's numbers) for the case ``name``."""
     from .devices import keras_compute_dtype
+    import_keras_quietly().utils.set_random_seed(seed)  # the initializers of both libraries: a table repeats
     result = _cases()[name](np.random.default_rng(seed))
     if isinstance(result, list):
         return result, keras_compute_dtype("float64")
