@@ -61,9 +61,9 @@ run() {  # run NAME BACKEND TIMEOUT [FLAGS...]
     echo "== $name: exit $rc" | tee -a "$OUT/$name.txt"
     return "$rc"
 }
-run jax jax 200 --seeds "$SEEDS" || status=1
-run torch torch 150 --seeds "$SEEDS" || status=1
-run jax_tf32 jax 100 --seeds 1 --tf32 || true
-run torch_tf32 torch 80 --seeds 1 --tf32 || true
+run jax jax 170 --seeds "$SEEDS" || status=1
+run torch torch 110 --seeds "$SEEDS" || status=1
+run jax_tf32 jax 90 --seeds 1 --tf32 || true
+run torch_tf32 torch 60 --seeds 1 --tf32 || true
 echo "gpu_check: exit $status (TF32 off on both backends)"
 exit $status
