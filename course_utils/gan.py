@@ -161,6 +161,17 @@ def discriminator_loss_gradients(d_real, d_fake, from_logits=True):
     return grad[:d_real.size].reshape(d_real.shape), grad[d_real.size:].reshape(d_fake.shape)
 
 
+def _generator_bce(d_fake, from_logits, kind):
+    """(bce, target, d_fake, sign): the non-saturating loss is the cross-entropy against 1 (real),
+    the minimax one minus the cross-entropy against 0 (fake)."""
+    kind = _generator_loss_kind(kind)
+    d_fake = _d_outputs(d_fake, "d_fake", from_logits)
+    bce = nn.BinaryCrossentropy(from_logits=from_logits)
+    if kind == "non_saturating":
+        return bce, np.ones_like(d_fake), d_fake, 1.0
+    return bce, np.zeros_like(d_fake), d_fake, -1.0
+
+
 def generator_loss(d_fake, from_logits=True, kind="non_saturating"):
     """The generator's loss on the discriminator's outputs for fakes, D(G(z)), averaged over the batch.
 
@@ -178,12 +189,8 @@ def generator_loss(d_fake, from_logits=True, kind="non_saturating"):
 
     d_fake ``(N, 1)`` logits or probabilities -> float.
     """
-    kind = _generator_loss_kind(kind)
-    d_fake = _d_outputs(d_fake, "d_fake", from_logits)
-    bce = nn.BinaryCrossentropy(from_logits=from_logits)
-    if kind == "non_saturating":
-        return bce.loss(np.ones_like(d_fake), d_fake)
-    return -bce.loss(np.zeros_like(d_fake), d_fake)
+    bce, target, d_fake, sign = _generator_bce(d_fake, from_logits, kind)
+    return sign * bce.loss(target, d_fake)
 
 
 def generator_loss_gradient(d_fake, from_logits=True, kind="non_saturating"):
@@ -196,12 +203,8 @@ def generator_loss_gradient(d_fake, from_logits=True, kind="non_saturating"):
     From probabilities p:  non-saturating dL/dp = -1 / (p N),  minimax dL/dp = -1 / ((1 - p) N)
     (0 where Keras's clip to [1e-7, 1 - 1e-7] is active).
     """
-    kind = _generator_loss_kind(kind)
-    d_fake = _d_outputs(d_fake, "d_fake", from_logits)
-    bce = nn.BinaryCrossentropy(from_logits=from_logits)
-    if kind == "non_saturating":
-        return bce.gradient(np.ones_like(d_fake), d_fake)
-    return -bce.gradient(np.zeros_like(d_fake), d_fake)
+    bce, target, d_fake, sign = _generator_bce(d_fake, from_logits, kind)
+    return sign * bce.gradient(target, d_fake)
 
 
 def generator_loss_nonsaturating(d_fake, from_logits=True):

@@ -191,7 +191,18 @@ class KLDivergence(Loss):
         return np.where(inside, -t / np.clip(y_pred, EPSILON, 1.0), 0.0)
 
 
-class BinaryCrossentropy(Loss):
+class _SmoothedCrossentropy(Loss):
+    """The arguments the binary and categorical cross-entropies share, as Keras's."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0):
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_label_smoothing(label_smoothing)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """l_i = -mean_k [y log p + (1 - y) log(1 - p)], with y smoothed first to
     y (1 - label_smoothing) + label_smoothing / 2.
 
@@ -203,13 +214,6 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
     keras_class = "BinaryCrossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0):
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _check_label_smoothing(label_smoothing)
-
-    def get_config(self):
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
     def _prepare(self, y_true, y_pred):
         y_true, y_pred = _arrays(y_true, y_pred, "BinaryCrossentropy")
@@ -236,7 +240,7 @@ class BinaryCrossentropy(Loss):
         return np.where(inside, (p - y_true) / (p * (1.0 - p)), 0.0) / k
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """l_i = -sum_k y_k log p_k for one-hot (or soft) targets y, smoothed first to
     y (1 - label_smoothing) + label_smoothing / K.
 
@@ -248,13 +252,6 @@ class CategoricalCrossentropy(Loss):
 
     name = "categorical_crossentropy"
     keras_class = "CategoricalCrossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0):
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _check_label_smoothing(label_smoothing)
-
-    def get_config(self):
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
     def _prepare(self, y_true, y_pred):
         y_true, y_pred = _arrays(y_true, y_pred, type(self).__name__)
