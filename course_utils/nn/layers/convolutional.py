@@ -132,13 +132,13 @@ class Conv2D(KernelAndBias, Layer):
 # Conv1D and MaxPooling1D over sequences (batch, timesteps, channels), with Keras's arguments.
 #
 # A sequence (N, T, C) is an image one pixel high, (N, 1, T, C): both layers reuse the 2-D machinery
-# of ``conv.py`` / ``pooling.py`` (im2col ``window_view``, col2im ``add_windows``, TensorFlow's "same"
+# of ``conv_utils`` (im2col ``window_view``, col2im ``add_windows``, TensorFlow's "same"
 # padding) with windows of height 1.
 #
 # Conv1D's paddings (length T, kernel k, stride s):
 #
 #     "valid":   no zeros,                                T_out = floor((T - k) / s) + 1
-#     "same":    TensorFlow's split (``conv.same_padding``),  T_out = ceil(T / s)
+#     "same":    TensorFlow's split (``conv_utils.same_padding``),  T_out = ceil(T / s)
 #     "causal":  k - 1 zeros at the start only, so output t sees inputs <= t; T_out = ceil(T / s)
 
 
@@ -248,7 +248,7 @@ class Conv1D(KernelAndBias, Layer):
 #     Conv2DTranspose forward(x)      = that Conv2D's input gradient, with x in the place of dL/dz
 #     Conv2DTranspose backward(dy)    = that Conv2D's forward on dy (no bias)
 #
-# so it is built from the same helpers as ``conv.Conv2D``: ``window_view`` (im2col) and
+# so it is built from the same helpers as ``Conv2D``: ``window_view`` (im2col) and
 # ``add_windows`` (col2im), used the other way round.
 #
 # Output size along one axis (input length n, kernel k, stride s, output_padding op), as Keras
@@ -258,7 +258,7 @@ class Conv1D(KernelAndBias, Layer):
 #     padding="same":   n_out = n * s                     when output_padding is None
 #                       n_out = (n - 1) * s + k % 2 + op  otherwise
 #
-# The zeros that "same" adds are those of the Conv2D on an image of n_out (``conv.same_padding``):
+# The zeros that "same" adds are those of the Conv2D on an image of n_out (``conv_utils.same_padding``):
 # TensorFlow's ``tf.nn.conv_transpose`` is that Conv2D's input gradient. TensorFlow also requires
 # that this Conv2D maps n_out back to n (ceil(n_out / s) = n); with padding="same", an even kernel and
 # output_padding=0 it does not, and TensorFlow fails at call time - we refuse it with a clear error.

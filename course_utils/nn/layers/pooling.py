@@ -2,7 +2,7 @@
 
 A pooling layer slides a ``pool_size`` window over each channel with step ``strides`` (by default
 the pool size: windows side by side) and keeps the largest value (max) or the mean (average) of
-each window. Output sizes and "same" padding are those of convolutions (see ``conv.same_padding``):
+each window. Output sizes and "same" padding are those of convolutions (see ``conv_utils.same_padding``):
 
 - max pooling pads with -inf, so that padding never wins a window;
 - average pooling with "same" divides by the number of *real* (unpadded) values in each window,
