@@ -113,6 +113,7 @@ def test_every_entry_point_stops_clearly_on_a_backend_without_gradients():
 
 
 def test_setup_prints_the_backend_it_runs_on():
+    pytest.importorskip("tensorflow")
     result = _run_with_backend("from course_utils.notebook import setup; setup(seed=1)", backend="tensorflow")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(backend: tensorflow)" in result.stdout
