@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from course_utils import exercises as exercises_module
-from course_utils.checks import _same_output, run_check, to_plain
+from course_utils.checks import _parts, _same_output, run_check, to_plain
 from course_utils.exercises import copy_args, errstate_for
 
 # every lesson with exercises (a new lesson is held to the same rules as soon as it lands)
@@ -213,6 +213,34 @@ def _clipped_sig(s):
     return np.clip(_sig(s), 1e-7, 1 - 1e-7)
 
 
+def _var_cancelling(x, axis=0):
+    """E[x^2] - E[x]^2: catastrophic cancellation when the mean is large against the spread."""
+    return (x ** 2).mean(axis=axis) - x.mean(axis=axis) ** 2
+
+
+def _bn_forward_cancelling(x, gamma, beta, epsilon):
+    return gamma * (x - x.mean(0)) / np.sqrt(_var_cancelling(x) + epsilon) + beta
+
+
+def _moving_cancelling(moving_mean, moving_variance, x, momentum):
+    n = len(x)
+    var = _var_cancelling(x) * n / (n - 1)
+    return momentum * moving_mean + (1 - momentum) * x.mean(0), momentum * moving_variance + (1 - momentum) * var
+
+
+def _sample_unclamped(logits, temperature, u):
+    z = np.asarray(logits, dtype=float) / temperature
+    p = np.exp(z - z.max())
+    return int(np.searchsorted(np.cumsum(p / p.sum()), u, side="right"))
+
+
+def _coverage_l1(samples, centers, radius, min_share):
+    d = np.abs(samples[:, None, :] - centers[None]).sum(-1)
+    nearest = d.argmin(1)
+    counts = np.bincount(nearest[d[np.arange(len(samples)), nearest] <= radius], minlength=len(centers))
+    return int(np.sum(counts >= min_share * len(samples) / len(centers)))
+
+
 HAND_WRONG = {
     "01_neuron.sigmoid": {
         "the textbook formula (overflows)": lambda z: _sig(z),
@@ -299,11 +327,40 @@ HAND_WRONG = {
         "-log(1 + exp(s)) (overflows)": lambda s: float(-np.mean(_softplus_naive(s))),
         "log(1 - textbook sigmoid)": lambda s: float(np.mean(np.log(1 - _sig(s)))),
     },
+    "03_logistic_regression.bce_loss#21": {
+        "log(p + 1e-7) instead of clipping p": lambda y, p: -np.mean(y * np.log(p + 1e-7) + (1 - y) * np.log(1 - p + 1e-7)),
+    },
+    "04_mlp_backprop.cross_entropy": {
+        "log(p + 1e-7) instead of clipping p": lambda y, p: -np.mean(np.sum(y * np.log(p + 1e-7), axis=-1)),
+    },
+    "06_cnn.output_size#21": {
+        "round() for floor (valid) and ceil (same)": lambda n, k, s, p: round(n / s) if p == "same" else round((n - k) / s) + 1,
+        "int() of the division for 'same'": lambda n, k, s, p: int(n / s) if p == "same" else (n - k) // s + 1,
+    },
+    "06_cnn.same_padding#21": {
+        "round(total / 2) before": lambda n, k, s: (lambda t: (round(t / 2), t - round(t / 2)))(max((-(-n // s) - 1) * s + k - n, 0)),
+    },
+    "07_rnn.sample_with_temperature#21": {
+        "u -> 1 not clamped (one past the end)": _sample_unclamped,
+    },
+    "09_deep_networks.batchnorm_forward": {
+        "var = E[x^2] - E[x]^2 (cancellation)": _bn_forward_cancelling,
+    },
+    "09_deep_networks.update_moving_statistics": {
+        "var = E[x^2] - E[x]^2 (cancellation)": _moving_cancelling,
+    },
+    "08_gan.mode_coverage#21": {
+        "L1 distance for L2": _coverage_l1,
+    },
     "08_gan.mode_coverage": {
         "a count must exceed the threshold (>)": _coverage_strict,
         "a sample counts for every centre within the radius": _coverage_any_centre,
     },
 }
+
+
+for _key in [k for k in HAND_WRONG if "#" in k]:
+    HAND_WRONG.setdefault(_key.split("#")[0], {}).update(HAND_WRONG.pop(_key))
 
 
 def _train_strict(X, y, lr, epochs):
@@ -828,3 +885,74 @@ def test_a_naive_internal_sigmoid_or_softmax_is_rejected(key):
     rejected = _rejected(key, answer)
     if calls[0]:
         assert rejected, f"{key}: the textbook sigmoid/softmax inside passes every public case"
+
+
+# ---------------------------------------------------------------------- issue 21: a hint is the variant's own
+def _all_variants(ex):
+    """Every wrong variant of the mutation suite for one function exercise, as (name, factory):
+    a factory makes a fresh answer (a stateful one must start empty for each check)."""
+    plain = _generic_variants(ex) + list(HAND_WRONG.get(ex.key, {}).items()) + list(ex.mistakes.items()) \
+        + _hard_coded_variants(ex)
+    made = [(name, (lambda f=f: f)) for name, f in plain]
+    made.append(("stateful", lambda: _stateful(ex)))
+    made.append(("naive internal sigmoid/softmax", lambda: _with_naive_internals(ex)[0]))
+    return made
+
+
+def _outputs(ex, f):
+    """f's plain outputs on the public cases (None where it raises), fresh state for the run."""
+    outs = []
+    for case in ex.public_cases():
+        try:
+            with errstate_for(case):
+                outs.append(to_plain(f(*copy_args(case.args), **copy_args(case.kwargs)), ex.n_outputs))
+        except Exception:
+            outs.append(None)
+    return outs
+
+
+def _stability_hints(ex):
+    from course_utils import checks
+    return [h for h in (checks.GENERIC_STABLE_HINT, checks.NAN_HINT, checks.SUBTRACT_INF_HINT, checks.ZERO_BY_ZERO_HINT,
+                        checks.LOG_ZERO_HINT, checks.LOG_NEGATIVE_HINT, checks.SQRT_NEGATIVE_HINT,
+                        checks.ZERO_TIMES_INF_HINT, ex.stable_hint, "overflowed (") if h]
+
+
+@pytest.mark.parametrize("key", FUNCTION_KEYS)
+def test_the_hint_shown_is_the_variants_own_or_none(key):
+    """For every (exercise, wrong variant): a named mistake gives the variant's outputs on every public
+    case; a stability or NaN hint comes with a non-finite output or a floating-point error; 'off by one'
+    only when the output is the expected one with an end entry dropped or added."""
+    ex = EXERCISES[key]
+    expected = [to_plain(ex.expected(c), ex.n_outputs) for c in ex.public_cases()]
+    problems = []
+    for name, make in _all_variants(ex):
+        result = run_check(key, make())
+        if result.ok:
+            continue
+        message = result.message()
+        if "Likely mistake: " in message:
+            sentence = message.split("Likely mistake: ", 1)[1]
+            named = [s for s in ex.mistakes if sentence.startswith(s)]
+            mine = _outputs(ex, make())
+            theirs = _outputs(ex, ex.mistakes[named[0]]) if named else []
+            n = ex.n_outputs
+            if not named or any(m is not None and not _same_output(_parts(t, n), _parts(m, n), ex.rtol, ex.atol)
+                                for m, t in zip(mine, theirs)):
+                problems.append(f"{name!r}: names a mistake that does not give its outputs")
+        mine = _outputs(ex, make())
+        if any(h in message for h in _stability_hints(ex)) and "Likely mistake" not in message:
+            nonfinite = any(o is None or not all(np.all(np.isfinite(np.asarray(p, dtype=float)))
+                                                 for p in (o if isinstance(o, tuple) else (o,))) for o in mine)
+            if not nonfinite:
+                problems.append(f"{name!r}: a stability/NaN hint without a non-finite output or an FP error")
+        if "off by one" in message.split("Likely mistake")[0]:
+            def one_off(e, g):
+                e, g = np.asarray(e), np.asarray(g)
+                if e.ndim != g.ndim or e.ndim == 0:
+                    return False
+                return any(abs(e.shape[a] - g.shape[a]) == 1 for a in range(e.ndim))
+            if not any(o is not None and not isinstance(o, tuple) and one_off(e, o) for e, o in zip(expected, mine)) \
+                    and not any(isinstance(o, tuple) for o in mine):
+                problems.append(f"{name!r}: 'off by one' for an output that is not one entry short or long")
+    assert not problems, f"{key}:\n" + "\n".join(problems)

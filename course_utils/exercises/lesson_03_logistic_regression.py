@@ -71,7 +71,10 @@ def _bce_cases(rng):
             Case((np.array([1.0, 0.0, 1.0, 0.0]), np.array([0.0, 1.0, 0.5, 0.5])),
                  label="p exactly 0 and 1, and wrong: clip to [1e-7, 1 - 1e-7]"),
             Case((np.array([1.0, 0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.7, 0.3])),
-                 label="p exactly 1 and 0, and right: clip to [1e-7, 1 - 1e-7]")]
+                 label="p exactly 1 and 0, and right: clip to [1e-7, 1 - 1e-7]"),
+            Case((np.array([1.0, 0.0, 1.0]), np.array([1e-5, 1 - 1e-5, 0.5])),
+                 label="p = 1e-5 for a positive, 1 - 1e-5 for a negative: inside the clip range the loss is "
+                       "log(p) itself (clip, do not add an epsilon: log(p + 1e-7) is off by 1e-7 / p)")]
 
 
 def _quiet(f):

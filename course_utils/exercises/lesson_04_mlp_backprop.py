@@ -96,7 +96,10 @@ def cross_entropy(y_onehot, p):
 def _cross_entropy_cases(rng):
     return [Case((_one_hot(np.array([0, 2, 1, 2]), 3), _probabilities(rng, 4, 3)), label="N=4, K=3"),
             Case((_one_hot(rng.integers(0, 10, size=8), 10), _probabilities(rng, 8, 10)), label="N=8, K=10"),
-            Case((_one_hot(np.array([1]), 2), np.array([[0.3, 0.7]])), label="one example")]
+            Case((_one_hot(np.array([1]), 2), np.array([[0.3, 0.7]])), label="one example"),
+            Case((_one_hot(np.array([0, 2]), 3), np.array([[1e-5, 0.5, 0.5 - 1e-5], [0.2, 0.79999, 1e-5]])),
+                 label="the true class at p = 1e-5: inside the clip range the loss is -log(p) itself (clip, do not "
+                       "add an epsilon: log(p + 1e-7) is off by 1e-7 / p)")]
 
 
 Exercise(f"{LESSON}.cross_entropy", reference=cross_entropy, cases=_cross_entropy_cases,
@@ -223,9 +226,10 @@ def _mlp_backward_cases(rng):
     def case(n, d, h, k, label):
         return Case((rng.normal(size=(n, d)), _one_hot(rng.integers(0, k, size=n), k)) + _mlp_params(rng, d, h, k),
                     label=label)
-    big = Case((rng.normal(size=(3, 2)), _one_hot(np.array([2, 0, 1]), 3))
-               + tuple(300 * p for p in _mlp_params(rng, 2, 4, 3)), strict_fp=True,
-               label="weights in the hundreds (logits ~ 1e5): the softmax must not overflow (run under np.errstate(over='raise'))")
+    x_big, (W1, b1, W2, b2) = rng.normal(size=(3, 2)), _mlp_params(rng, 2, 4, 3)
+    big = Case((x_big, _one_hot(np.array([2, 0, 1]), 3), W1, b1, 5 * W2, b2 + 800.0), strict_fp=True,
+               label="logits around 800 (b2 + 800): exp(800) overflows, so the softmax must subtract each "
+                     "row's max (run under np.errstate(over='raise'))")
     return [case(4, 3, 5, 2, "N=4, D=3, H=5, K=2"), case(6, 8, 6, 4, "N=6, D=8, H=6, K=4"), big]
 
 

@@ -76,7 +76,9 @@ def _output_size_cases(rng):
             Case((7, 3, 2, "same"), label="n=7, k=3, s=2, same"),
             Case((8, 5, 3, "valid"), label="n=8, k=5, s=3, valid"),
             Case((6, 6, 1, "valid"), label="kernel as long as the input"),
-            Case((5, 1, 3, "same"), label="n=5, k=1, s=3, same")]
+            Case((5, 1, 3, "same"), label="n=5, k=1, s=3, same"),
+            Case((10, 3, 4, "valid"), label="n=10, k=3, s=4, valid: (n - k) / s = 1.75 rounds down"),
+            Case((7, 2, 3, "same"), label="n=7, k=2, s=3, same: n / s = 2.33 rounds up")]
 
 
 Exercise(f"{LESSON}.output_size", reference=output_size, cases=_output_size_cases,

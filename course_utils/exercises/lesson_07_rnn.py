@@ -274,8 +274,9 @@ def _sample_cases(rng):
             Case((rng.normal(size=27) * 2, 0.7, float(rng.random())), label="27 characters, T = 0.7"),
             Case((np.array([3.0, 2.0, 1.0, 2.5]), 0.002, 0.5), strict_fp=True,
                  label="T = 0.002 (logits / T ~ 1500): the softmax must not overflow (run under np.errstate(over='raise'))"),
-            Case((np.array([0.5, -1.0, 2.0, 0.0]), 1.5, 0.9999999), label="u -> 1: the last index with p > 0 "
-                 "(never one past the end)")]
+            Case((np.array([-1.28, -0.71, 0.62, -2.25, 0.39]), 1.0, float(np.nextafter(1.0, 0.0))),
+                 label="u -> 1 (the largest float below 1) above the rounded cumulative sum 0.9999999999999998: "
+                       "the last index, never one past the end")]
 
 
 Exercise("07_rnn.sample_with_temperature", reference=sample_with_temperature, cases=_sample_cases,

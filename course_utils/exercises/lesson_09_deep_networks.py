@@ -62,7 +62,10 @@ def _batchnorm_forward_cases(rng):
             Case((_scales(rng, 6), np.array([1.0, 2.0, 3.0]), np.array([0.5, -0.5, 1.0]), 1e-3),
                  label="features of scale 1e3, 1 and 1e-2 (var 1e-4 < epsilon)"),
             Case((rng.normal(size=(6, 2)), np.array([0.7, 1.3]), np.array([0.4, -0.2]), 0.1),
-                 label="a large epsilon, 0.1")]
+                 label="a large epsilon, 0.1"),
+            Case((1e6 + rng.normal(size=(7, 3)), np.array([1.0, -2.0, 0.5]), np.array([0.0, 1.0, -1.0]), 1e-5),
+                 label="features around 1e6 with spread 1: var = mean((x - mu)^2); E[x^2] - E[x]^2 cancels "
+                       "(1e12 - 1e12)")]
 
 
 Exercise(f"{LESSON}.batchnorm_forward", reference=batchnorm_forward, cases=_batchnorm_forward_cases,

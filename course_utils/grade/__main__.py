@@ -73,52 +73,63 @@ def fail(message):
     return 2
 
 
+def _submissions_and_out(args):
+    """The submissions to grade and the results folder; GradingSetupError saying what is wrong."""
+    submissions = Path(args.submissions)
+    if not submissions.is_dir():
+        what = "is a file, not a folder" if submissions.exists() else "does not exist"
+        raise GradingSetupError(f"the submissions folder {str(submissions)!r} {what}. Give the folder that holds "
+                                f"the submitted .ipynb files.")
+    out = Path(args.out)
+    try:
+        out.resolve().relative_to(submissions.resolve())
+        inside = True
+    except ValueError:
+        inside = False
+    if inside:
+        raise GradingSetupError(f"the results folder {str(out)!r} is inside the submissions folder; the submissions "
+                                f"folder is never written to. Choose --out outside it.")
+    if out.exists() and not out.is_dir():
+        raise GradingSetupError(f"--out {str(out)!r} is a file; give a folder.")
+    if args.jobs < 1:
+        raise GradingSetupError(f"--jobs must be at least 1; received {args.jobs}.")
+    items = find_submissions(submissions)
+    if not items:
+        raise GradingSetupError(f"there is no .ipynb file in {str(submissions)!r}. Put the submitted notebooks "
+                                f"there (subfolders are searched too).")
+    return items, out
+
+
+def _lesson_and_plan(args, items):
+    """The lesson, its exercises, the grading options and the plan; GradingSetupError if not."""
+    if args.memory_limit is None:
+        memory_limit = 0 if args.gpu else GradeOptions.memory_limit
+    else:
+        memory_limit = parse_size(args.memory_limit)
+    options = GradeOptions(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_limit=memory_limit,
+                           hidden_visibility=args.hidden_visibility, run_all=args.run_all, gpu=args.gpu)
+    lesson = args.lesson or lesson_from_metadata(items)
+    try:
+        exercises = exercises_module.load_lesson(lesson)
+    except KeyError:
+        known = ", ".join(exercises_module.lessons())
+        raise GradingSetupError(f"there is no lesson {lesson!r}. The lessons with exercises are: {known}.") from None
+    if not exercises:
+        raise GradingSetupError(f"lesson {lesson!r} defines no exercises (course_utils/exercises/lesson_{lesson}.py).")
+    hidden, points = (load_hidden_tests(args.tests, lesson, exercises) if args.tests else ({}, {}))
+    return lesson, exercises, options, plan_lesson(exercises, hidden, points, lesson)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from .kernel import require_supported_jupyter_client
     try:
         require_supported_jupyter_client()
+        items, out = _submissions_and_out(args)
+        lesson, exercises, options, plan = _lesson_and_plan(args, items)
     except GradingSetupError as exc:
         return fail(str(exc))
-    submissions = Path(args.submissions)
-    if not submissions.is_dir():
-        what = "is a file, not a folder" if submissions.exists() else "does not exist"
-        return fail(f"the submissions folder {str(submissions)!r} {what}. Give the folder that holds the "
-                    f"submitted .ipynb files.")
-    out = Path(args.out)
-    try:
-        out.resolve().relative_to(submissions.resolve())
-        return fail(f"the results folder {str(out)!r} is inside the submissions folder; the submissions "
-                    f"folder is never written to. Choose --out outside it.")
-    except ValueError:
-        pass
-    if out.exists() and not out.is_dir():
-        return fail(f"--out {str(out)!r} is a file; give a folder.")
-    if args.jobs < 1:
-        return fail(f"--jobs must be at least 1; received {args.jobs}.")
-    items = find_submissions(submissions)
-    if not items:
-        return fail(f"there is no .ipynb file in {str(submissions)!r}. Put the submitted notebooks there "
-                    f"(subfolders are searched too).")
-    try:
-        if args.memory_limit is None:
-            memory_limit = 0 if args.gpu else GradeOptions.memory_limit
-        else:
-            memory_limit = parse_size(args.memory_limit)
-        options = GradeOptions(cell_timeout=args.cell_timeout, timeout=args.timeout, memory_limit=memory_limit,
-                               hidden_visibility=args.hidden_visibility, run_all=args.run_all, gpu=args.gpu)
-        lesson = args.lesson or lesson_from_metadata(items)
-        try:
-            exercises = exercises_module.load_lesson(lesson)
-        except KeyError:
-            known = ", ".join(exercises_module.lessons())
-            return fail(f"there is no lesson {lesson!r}. The lessons with exercises are: {known}.")
-        if not exercises:
-            return fail(f"lesson {lesson!r} defines no exercises (course_utils/exercises/lesson_{lesson}.py).")
-        hidden, points = (load_hidden_tests(args.tests, lesson, exercises) if args.tests else ({}, {}))
-        plan = plan_lesson(exercises, hidden, points, lesson)
-    except GradingSetupError as exc:
-        return fail(str(exc))
+    memory_limit = options.memory_limit
     n_hidden = sum(len(p.hidden) for p in plan.exercises)
     print(f"Grading {len(items)} submission(s) of lesson {lesson} ({len(plan.exercises)} exercises, "
           f"{report._number(plan.max_score)} points{f', {n_hidden} hidden tests' if n_hidden else ''}) "

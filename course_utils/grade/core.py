@@ -500,18 +500,7 @@ def grade_submissions(paths, exercises, out_dir, *, options=None, hidden=None, h
     def one(index):
         path, stem = items[index]
         json_path = out_dir / f"{stem}.json"
-        result = None
-        if resume:
-            previous = report.read_result(json_path)
-            if previous is not None:
-                try:
-                    digest = sha256(path.read_bytes())
-                except OSError:
-                    digest = None
-                extra = previous["extra_data"]
-                if digest == extra.get("sha256") and extra.get("plan") == plan.fingerprint \
-                        and extra.get("lesson") == plan.lesson:
-                    result = _from_json(path, stem, previous)
+        result = _resumed(path, stem, json_path, plan) if resume else None
         if result is None:
             result = grade_notebook(path, plan, options, stem=stem)
             report.atomic_write(json_path, _dumps(result.results_json()))
@@ -534,6 +523,21 @@ def grade_submissions(paths, exercises, out_dir, *, options=None, hidden=None, h
                 future.result()
     report.atomic_write(out_dir / "gradebook.csv", report.gradebook_csv(results, plan.keys))
     return results
+
+
+def _resumed(path, stem, json_path, plan):
+    """The earlier result of this very file against this very plan (--resume), or None."""
+    previous = report.read_result(json_path)
+    if previous is None:
+        return None
+    try:
+        digest = sha256(path.read_bytes())
+    except OSError:
+        return None
+    extra = previous["extra_data"]
+    if digest == extra.get("sha256") and extra.get("plan") == plan.fingerprint and extra.get("lesson") == plan.lesson:
+        return _from_json(path, stem, previous)
+    return None
 
 
 def _normalise(paths):

@@ -51,6 +51,28 @@ def sha256(data):
 
 def read_notebook_bytes(data):
     """A Notebook from a file's bytes; NotANotebook saying what the file is otherwise."""
+    data_json = _notebook_json(_notebook_text(data))
+    parsed = _cells(data_json["cells"])
+    metadata = data_json.get("metadata") if isinstance(data_json.get("metadata"), dict) else {}
+    course = metadata.get("course") if isinstance(metadata.get("course"), dict) else {}
+    lesson = course.get("lesson") if isinstance(course.get("lesson"), str) else None
+    notebook = Notebook(parsed, lesson)
+    for cell in parsed:
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        if HEADER_TAG in cell.tags:
+            notebook.skipped_header_cells += 1
+            continue
+        notebook.code_cells.append(cell)
+    if not parsed:
+        raise NotANotebook("empty notebook", "the notebook has no cells.")
+    if not notebook.code_cells:
+        raise NotANotebook("empty notebook", "the notebook has no code cells (only text): nothing to run.")
+    return notebook
+
+
+def _notebook_text(data):
+    """The file as JSON-looking text; NotANotebook for an empty, huge, binary or plain-text file."""
     if len(data) == 0:
         raise NotANotebook("not a notebook", "the file is empty (0 bytes).")
     if len(data) > MAX_BYTES:
@@ -72,6 +94,11 @@ def read_notebook_bytes(data):
         first = stripped.splitlines()[0][:60] if stripped else ""
         raise NotANotebook("not a notebook", f"the file is plain text, not a Jupyter notebook (JSON); it starts "
                                              f"with {first!r}.")
+    return text
+
+
+def _notebook_json(text):
+    """The notebook's JSON (nbformat 3 converted to 4), with a list of 'cells'; NotANotebook if not."""
     try:
         data_json = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -92,9 +119,13 @@ def read_notebook_bytes(data):
         except Exception as exc:
             raise NotANotebook("not a notebook", f"the file is an old (nbformat 3) notebook that cannot be "
                                                  f"converted: {exc}") from None
-    cells = data_json.get("cells")
-    if not isinstance(cells, list):
+    if not isinstance(data_json.get("cells"), list):
         raise NotANotebook("not a notebook", "the file is JSON but not a Jupyter notebook (no list of 'cells').")
+    return data_json
+
+
+def _cells(cells):
+    """Cell objects (position, type, source, tags) from the JSON cells, whatever shape they have."""
     parsed = []
     for position, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict):
@@ -108,22 +139,7 @@ def read_notebook_bytes(data):
         tags = metadata.get("tags") if isinstance(metadata.get("tags"), list) else []
         parsed.append(Cell(position, str(cell.get("cell_type", "")), source,
                            tuple(t for t in tags if isinstance(t, str))))
-    metadata = data_json.get("metadata") if isinstance(data_json.get("metadata"), dict) else {}
-    course = metadata.get("course") if isinstance(metadata.get("course"), dict) else {}
-    lesson = course.get("lesson") if isinstance(course.get("lesson"), str) else None
-    notebook = Notebook(parsed, lesson)
-    for cell in parsed:
-        if cell.cell_type != "code" or not cell.source.strip():
-            continue
-        if HEADER_TAG in cell.tags:
-            notebook.skipped_header_cells += 1
-            continue
-        notebook.code_cells.append(cell)
-    if not parsed:
-        raise NotANotebook("empty notebook", "the notebook has no cells.")
-    if not notebook.code_cells:
-        raise NotANotebook("empty notebook", "the notebook has no code cells (only text): nothing to run.")
-    return notebook
+    return parsed
 
 
 # ---------------------------------------------------------------------- static look at later cells
