@@ -723,3 +723,22 @@ def test_canvas_export(graded, tmp_path):
     assert per[0][5:] == [f"{LESSON}: {k.split('.', 1)[1]}" for k in plan.keys]
     from course_utils.grade.feedback import _cell
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("jdoe") == "jdoe"
+
+
+def test_a_kernel_past_the_resident_memory_limit_is_stopped_and_the_result_says_so(tmp_path):
+    """--rss-limit (Gradescope: the container's memory less the grader's share): the grader stops
+    the kernel and the result says it ran out of memory and what to raise - not a bare 'kernel died'."""
+    folder = tmp_path / "subs"
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    hog = "import time\nblocks = []\nfor _ in range(40):\n    blocks.append(np.ones(2**20 // 8 * 16))\n    time.sleep(0.05)"
+    _write(folder, {"hog.ipynb": _notebook([_setup(pid_dir), ADD_OK, hog, SCALE_OK, ANSWER_OK])})
+    options = GradeOptions(cell_timeout=20.0, timeout=90.0, memory_limit=parse_size("2G"),
+                           rss_limit=parse_size("300M"), interrupt_grace=3.0)
+    [result] = grade_submissions(sorted(folder.iterdir()), EXERCISES, tmp_path / "out", options=options,
+                                 hidden=HIDDEN, progress=lambda line: None)
+    assert result.status == "kernel died", result.output
+    assert "out of memory" in result.output and "raise the autograder's memory" in result.output, result.output
+    assert _tests(result)["zz_fixture.add"]["status"] == "passed"       # answers before it are kept
+    assert result.timings["peak_rss_mib"] > 300
+    assert not [pid for pid in map(int, (p.name for p in pid_dir.iterdir())) if _alive(pid)]
