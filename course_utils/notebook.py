@@ -7,78 +7,22 @@ precision of the NumPy-vs-Keras comparisons.
 """
 from __future__ import annotations
 
-import os
 import random
 import sys
 import warnings
 
+# Importing Keras (TensorFlow only on its backend) lives in course_utils.keras_import, below this
+# module and the comparison; the backend guard in the library (course_utils.nn.backend). The
+# lessons import both from here.
+from .keras_import import (configured_backend, import_keras_quietly,  # noqa: F401
+                           import_tensorflow_quietly, quiet_tensorflow)
+from .nn.backend import (TENSORFLOW_BACKEND_FIX, KerasBackendError, keras_backend,  # noqa: F401
+                         require_tensorflow_backend)
 
 def in_colab():
     """True inside Google Colab."""
     return "google.colab" in sys.modules
 
-
-def quiet_tensorflow():
-    """Keep TensorFlow's C++ log lines out of notebook outputs (must run before TF is imported)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    try:
-        import absl.logging
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow with the C++ start-up lines ("Could not find cuda drivers ...") kept out
-    of sight: they are written to file descriptor 2 before TF_CPP_MIN_LOG_LEVEL is read, and
-    Jupyter would show them in the notebook. Python-level errors still surface as exceptions."""
-    quiet_tensorflow()
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    try:
-        saved = os.dup(2)
-    except OSError:  # no real stderr (some embedded interpreters): nothing to hide
-        import tensorflow
-        return tensorflow
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    return tensorflow
-
-
-def configured_backend():
-    """The backend Keras runs on, or will run on once imported - read without importing Keras:
-    KERAS_BACKEND, else ~/.keras/keras.json (or $KERAS_HOME/keras.json), else "tensorflow"."""
-    if "keras" in sys.modules and hasattr(sys.modules["keras"], "backend"):
-        return sys.modules["keras"].backend.backend()
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"]
-    import json
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    try:
-        with open(os.path.join(home, "keras.json")) as f:
-            return json.load(f).get("backend", "tensorflow")
-    except (OSError, ValueError):
-        return "tensorflow"
-
-
-def import_keras_quietly():
-    """Import Keras; on the TensorFlow backend TensorFlow first, quietly. No TensorFlow otherwise."""
-    if configured_backend() == "tensorflow":
-        import_tensorflow_quietly()
-    import keras
-    return keras
-
-
-# The backend guard lives in the library (course_utils.nn.backend); the lessons import it from here.
-from .nn.backend import (KerasBackendError, TENSORFLOW_BACKEND_FIX, keras_backend,  # noqa: E402,F401
-                         require_tensorflow_backend)
 
 
 def set_seed(seed):

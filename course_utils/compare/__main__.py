@@ -55,7 +55,7 @@ def _measure(name, seeds, run_case):
 
 def main(argv=None):
     args = _parse(argv)
-    from ..notebook import import_keras_quietly
+    from ..keras_import import import_keras_quietly
     from .cases import case_names, run_case
     from .devices import keras_backend_name, keras_device, set_tf32
     from .report import tolerance_for

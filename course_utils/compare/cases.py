@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..notebook import import_keras_quietly
+from ..keras_import import import_keras_quietly
 from .harness import compare_with_keras
 from .report import Row
 

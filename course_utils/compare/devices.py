@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..notebook import import_keras_quietly
+from ..keras_import import import_keras_quietly
 
 # TF32: float32 matrix products on an Ampere-or-newer GPU rounded to a 10-bit mantissa (1e-3).
 # The comparison keeps it off unless asked (``tf32=True``, to show what it costs).

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..notebook import import_keras_quietly
+from ..keras_import import import_keras_quietly
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..notebook import import_keras_quietly
+from ..keras_import import import_keras_quietly
 from .devices import keras_compute_dtype, keras_device, narrower
 from .gradients import _as_list, _is_float, keras_forward_backward
 from .report import ComparisonReport, Row
