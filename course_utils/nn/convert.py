@@ -153,10 +153,11 @@ def _built_input_shape(keras_layer, required=True):
     return tuple(shape)
 
 
-def keras_config(layer):
+def keras_config(layer, dtype=None):
     """The Keras constructor arguments for a NumPy layer (``Layer.keras_config``), with a layer
-    among them (``TimeDistributed``'s) converted to its Keras twin."""
-    return {key: to_keras(value, dtype=str(value.compute_dtype)) if isinstance(value, Layer) else value
+    among them (``TimeDistributed``'s) converted to its Keras twin in ``dtype`` - the dtype the
+    outer Keras layer is built in (default: the inner layer's own)."""
+    return {key: to_keras(value, dtype=dtype or str(value.compute_dtype)) if isinstance(value, Layer) else value
             for key, value in layer.keras_config().items()}
 
 
@@ -199,7 +200,7 @@ def to_keras(twin, dtype=None):
         raise ValueError(f"{type(twin).__name__} has no Keras equivalent.")
     dtype = str(np.dtype(dtype or _weights_dtype(twin)))
     keras_cls = getattr(keras.layers, twin.keras_class)
-    layer = keras_cls(**keras_config(twin), dtype=dtype)
+    layer = keras_cls(**keras_config(twin, dtype), dtype=dtype)
     if twin.built:
         layer.build(*twin.keras_build_shapes())   # MultiHeadAttention: (query_shape, value_shape, key_shape)
         if twin.weights:
