@@ -17,6 +17,7 @@ finds the twin of a Keras layer.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 from dataclasses import dataclass
@@ -71,6 +72,30 @@ class WeightSlot:
     value: np.ndarray
     trainable: bool = True
     regularizer: object = None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a layer's ``forward`` accepts, as ``keras.layers.InputSpec``: checked by the base class.
+
+    A layer declares ``input_spec = InputSpec(ndim=3)`` (or ``min_ndim=...``); before its
+    ``forward`` runs, the base class converts the input (numeric, real, finite; integers cast to the
+    compute dtype), checks its rank, builds the layer on the first call and casts the input to
+    ``dtype``: ``"layer"`` (the layer's dtype when it has one, as Keras casts inputs), ``"compute"``
+    (always the compute dtype) or ``None``. The ``forward`` is then the layer's formula alone.
+    """
+    ndim: int | None = None
+    min_ndim: int = 2
+    dtype: str | None = None
+
+
+def _checks_input_spec(forward):
+    """``forward`` preceded by the checks of the layer's ``input_spec`` (see ``InputSpec``)."""
+    @functools.wraps(forward)
+    def checked(self, x, *args, **kwargs):
+        return forward(self, self._check_input_spec(x), *args, **kwargs)
+    checked.checks_input_spec = True
+    return checked
 
 
 def is_positive_int(value):
@@ -132,11 +157,15 @@ class Layer:
     """
 
     keras_class: str | None = None
+    input_spec: InputSpec | None = None   # None: the layer's forward checks its inputs itself
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("keras_class"):
             LAYER_REGISTRY[cls.keras_class] = cls
+        forward = cls.__dict__.get("forward")
+        if cls.input_spec is not None and forward is not None and not hasattr(forward, "checks_input_spec"):
+            cls.forward = _checks_input_spec(forward)
 
     def __init__(self, name=None, trainable=True, dtype=None):
         self.name = name or _unique_name(_snake_case(type(self).__name__))
@@ -157,6 +186,18 @@ class Layer:
     def _ensure_built(self, x):
         if not self.built:
             self.build(x.shape)
+
+    def _check_input_spec(self, x):
+        """x converted and checked against ``input_spec``, the layer built on it (Keras's
+        ``Layer.__call__``: ``assert_input_compatibility``, then ``build`` on the first call)."""
+        spec = self.input_spec
+        x = self._as_input(x, min_ndim=spec.min_ndim, ndim=spec.ndim)
+        self._ensure_built(x)
+        if spec.dtype == "compute":
+            x = x.astype(self.compute_dtype, copy=False)
+        elif spec.dtype == "layer":
+            x = self._cast_input(x)
+        return x
 
     def compute_output_shape(self, input_shape):
         raise NotImplementedError(f"{type(self).__name__} does not implement compute_output_shape")

@@ -9,13 +9,14 @@ import warnings
 import numpy as np
 
 from .. import activations
-from ..base import ActivationAttribute, Layer
+from ..base import ActivationAttribute, InputSpec, Layer
 
 
 class Activation(Layer):
     """Applies an activation function: ``y = f(x)``; no weights. As ``keras.layers.Activation``."""
 
     keras_class = "Activation"
+    input_spec = InputSpec(min_ndim=1)
     activation = ActivationAttribute()
 
     def __init__(self, activation, **kwargs):
@@ -27,8 +28,6 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        x = self._as_input(x, min_ndim=1)
-        self._ensure_built(x)
         a = self.activation.forward(x)
         self._cache = (x, a)
         return a
@@ -57,6 +56,7 @@ class LeakyReLU(Layer):
     """
 
     keras_class = "LeakyReLU"
+    input_spec = InputSpec(min_ndim=1, dtype="compute")
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
@@ -77,9 +77,6 @@ class LeakyReLU(Layer):
         return dtype.type(np.float32(self.negative_slope))
 
     def forward(self, x, training=False):
-        x = self._as_input(x, min_ndim=1)
-        x = x.astype(self.compute_dtype, copy=False)
-        self._ensure_built(x)
         positive = x > 0
         self._cache = positive
         return np.where(positive, x, x * self._slope(x.dtype))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import KernelAndBias, Layer, shape_str
+from ..base import InputSpec, KernelAndBias, Layer, shape_str
 from ..conv_utils import (_check_rank3, _check_sequence_length, _normalize_sequence_format, add_windows,
                           add_windows_channels_first, check_image_input, conv_output_size, crop,
                           normalize_data_format, normalize_padding, normalize_tuple, pad_images,
@@ -158,6 +158,7 @@ class Conv1D(KernelAndBias, Layer):
     """
 
     keras_class = "Conv1D"
+    input_spec = InputSpec(ndim=3)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -199,8 +200,6 @@ class Conv1D(KernelAndBias, Layer):
                 self.filters)
 
     def forward(self, x, training=False):
-        x = self._as_input(x, ndim=3)
-        self._ensure_built(x)
         k, channels, filters = self.kernel.shape
         x = self._check_input_channels(x, channels)
         n, length, _ = x.shape
@@ -298,6 +297,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
     """
 
     keras_class = "Conv2DTranspose"
+    input_spec = InputSpec(ndim=4)
     # Keras 3.13 leaves output_padding out of Conv2DTranspose.get_config(); from_keras reads the
     # attribute instead, so the twin does not silently lose it.
     keras_attributes_missing_from_config = ("output_padding",)
@@ -365,8 +365,6 @@ class Conv2DTranspose(KernelAndBias, Layer):
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
-        x = self._as_input(x, ndim=4)
-        self._ensure_built(x)
         channels = self.kernel.shape[3]
         x = self._check_input_channels(x, channels)
         if x.shape[1] == 0 or x.shape[2] == 0:

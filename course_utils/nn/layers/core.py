@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers
-from ..base import KernelAndBias, Layer, _unique_name, positive_int, shape_str
+from ..base import InputSpec, KernelAndBias, Layer, _unique_name, positive_int, shape_str
 from ..symbolic import Node, SymbolicTensor
 
 
@@ -31,6 +31,7 @@ class Dense(KernelAndBias, Layer):
     """
 
     keras_class = "Dense"
+    input_spec = InputSpec(min_ndim=2)
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -52,8 +53,6 @@ class Dense(KernelAndBias, Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
-        x = self._as_input(x)
-        self._ensure_built(x)
         input_dim = self.kernel.shape[0]
         if x.shape[-1] != input_dim:
             raise ValueError(f"Layer '{self.name}' expected input with last dimension {input_dim}, "

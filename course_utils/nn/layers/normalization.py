@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers, regularizers
-from ..base import Layer, shape_str
+from ..base import InputSpec, Layer, shape_str
 
 
 def _check_axis(axis, ndim, layer):
@@ -55,6 +55,7 @@ class BatchNormalization(Layer):
     """
 
     keras_class = "BatchNormalization"
+    input_spec = InputSpec(min_ndim=2, dtype="compute")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -107,9 +108,6 @@ class BatchNormalization(Layer):
         return v.reshape(self._stat_shape)
 
     def forward(self, x, training=False):
-        x = self._as_input(x)
-        x = x.astype(self.compute_dtype, copy=False)
-        self._ensure_built(x)
         channels = self.moving_mean.shape[0]
         if x.ndim != self._ndim or x.shape[self.axis] != channels:
             raise ValueError(f"Layer '{self.name}' was built for inputs of rank {self._ndim} with "
@@ -206,6 +204,7 @@ class LayerNormalization(Layer):
     """
 
     keras_class = "LayerNormalization"
+    input_spec = InputSpec(min_ndim=2, dtype="compute")
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
@@ -272,9 +271,6 @@ class LayerNormalization(Layer):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        x = self._as_input(x)
-        x = x.astype(self.compute_dtype, copy=False)
-        self._ensure_built(x)
         if x.ndim != self._ndim or any(x.shape[a] != self._weight_shape[a] for a in self._norm_axes):
             raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
                              f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Layer
+from ..base import InputSpec, Layer
 from ..conv_utils import (_check_rank3, _check_sequence_length, _normalize_sequence_format, add_windows,
                           check_image_input, crop, normalize_data_format, normalize_padding,
                           normalize_tuple, pad_images, padding_amounts, sequence_pads,
@@ -151,6 +151,7 @@ class MaxPooling1D(Layer):
     """
 
     keras_class = "MaxPooling1D"
+    input_spec = InputSpec(ndim=3, dtype="layer")
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -172,10 +173,7 @@ class MaxPooling1D(Layer):
                 input_shape[2])
 
     def forward(self, x, training=False):
-        x = self._as_input(x, ndim=3)
-        self._ensure_built(x)
         _check_sequence_length(self, x.shape, self.pool_size[0], "pool")
-        x = self._cast_input(x)
         self._pool2d.dtype = self.dtype
         y = self._pool2d.forward(x[:, None])[:, 0]
         self._cache = y.shape
@@ -202,6 +200,8 @@ class _GlobalPooling2D(Layer):
     Shapes: x ``(N, H, W, C)`` -> y ``(N, C)``, or ``(N, 1, 1, C)`` with ``keepdims=True``.
     """
 
+    input_spec = InputSpec(ndim=4, dtype="compute")
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format, type(self).__name__)
@@ -213,12 +213,6 @@ class _GlobalPooling2D(Layer):
         if self.keepdims:
             return (input_shape[0], 1, 1, input_shape[-1])
         return (input_shape[0], input_shape[-1])
-
-    def _input(self, x):
-        x = self._as_input(x, ndim=4)
-        x = x.astype(self.compute_dtype, copy=False)
-        self._ensure_built(x)
-        return x
 
     def _output(self, pooled):
         """pooled: (N, 1, 1, C) -> the layer's output shape."""
@@ -243,7 +237,6 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     keras_class = "GlobalAveragePooling2D"
 
     def forward(self, x, training=False):
-        x = self._input(x)
         self._cache = x.shape
         return self._output(x.mean(axis=(1, 2), keepdims=True))
 
@@ -265,7 +258,6 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     keras_class = "GlobalMaxPooling2D"
 
     def forward(self, x, training=False):
-        x = self._input(x)
         pooled = x.max(axis=(1, 2), keepdims=True)
         self._cache = (x, pooled)
         return self._output(pooled)

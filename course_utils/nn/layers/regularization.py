@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Layer
+from ..base import InputSpec, Layer
 
 
 class Dropout(Layer):
@@ -16,6 +16,7 @@ class Dropout(Layer):
     """
 
     keras_class = "Dropout"
+    input_spec = InputSpec(min_ndim=1)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -33,8 +34,6 @@ class Dropout(Layer):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        x = self._as_input(x, min_ndim=1)
-        self._ensure_built(x)
         if training and self.rate > 0:
             shape = x.shape if self.noise_shape is None else tuple(
                 x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))

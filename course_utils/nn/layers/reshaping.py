@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Layer, shape_str
+from ..base import InputSpec, Layer, shape_str
 from ..conv_utils import normalize_data_format, normalize_tuple
 
 
@@ -23,6 +23,7 @@ class Flatten(Layer):
     """
 
     keras_class = "Flatten"
+    input_spec = InputSpec(min_ndim=1)
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -39,8 +40,6 @@ class Flatten(Layer):
         return (input_shape[0], size)
 
     def forward(self, x, training=False):
-        x = self._as_input(x, min_ndim=1)
-        self._ensure_built(x)
         self._cache = x.shape
         return x.reshape(x.shape[0], -1) if x.ndim != 1 else x.reshape(-1, 1)
 
@@ -66,6 +65,7 @@ class Reshape(Layer):
     """
 
     keras_class = "Reshape"
+    input_spec = InputSpec(min_ndim=1)
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -109,8 +109,6 @@ class Reshape(Layer):
         return (input_shape[0],) + self._resolved_shape(input_shape[1:])
 
     def forward(self, x, training=False):
-        x = self._as_input(x, min_ndim=1)
-        self._ensure_built(x)
         self._cache = x.shape
         return x.reshape((x.shape[0],) + self._resolved_shape(x.shape[1:]))
 
@@ -168,6 +166,7 @@ class UpSampling2D(Layer):
     """
 
     keras_class = "UpSampling2D"
+    input_spec = InputSpec(ndim=4, dtype="layer")
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
@@ -190,9 +189,6 @@ class UpSampling2D(Layer):
                 None if width is None else width * self.size[1], channels)
 
     def forward(self, x, training=False):
-        x = self._as_input(x, ndim=4)
-        self._ensure_built(x)
-        x = self._cast_input(x)
         sh, sw = self.size
         if self.interpolation == "nearest":
             y = np.repeat(np.repeat(x, sh, axis=1), sw, axis=2)

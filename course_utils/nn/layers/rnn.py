@@ -43,7 +43,7 @@ import contextlib
 import numpy as np
 
 from .. import activations, initializers
-from ..base import LAYER_REGISTRY, ActivationAttribute, Layer, positive_int, refuse_mask, shape_str
+from ..base import LAYER_REGISTRY, ActivationAttribute, InputSpec, Layer, positive_int, refuse_mask, shape_str
 from ..threads import one_blas_thread
 
 
@@ -659,6 +659,7 @@ class TimeDistributed(Layer):
     """
 
     keras_class = "TimeDistributed"
+    input_spec = InputSpec(min_ndim=3)
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
@@ -687,8 +688,6 @@ class TimeDistributed(Layer):
 
     def forward(self, x, training=False):
         """x (N, T, ...) -> (N, T, ...out)."""
-        x = self._as_input(x, min_ndim=3)
-        self._ensure_built(x)
         N, T = x.shape[:2]
         y = self.layer.forward(x.reshape((N * T,) + x.shape[2:]), training=training)
         self._cache = (N, T)
