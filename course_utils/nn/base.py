@@ -103,10 +103,16 @@ def is_positive_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
 
 
-def positive_int(value, name):
-    """``value`` as an int, after checking it is a positive integer, as Keras checks ``units``."""
+def positive_int(value, name, argument=False, allow_none=False):
+    """``value`` as an int, after checking it is a positive integer, with Keras's message (``units``;
+    ``argument=True``: "argument `num_heads`", as MultiHeadAttention says it; ``allow_none``: None
+    passes, as ``value_dim=None``)."""
+    if allow_none and value is None:
+        return None
     if not is_positive_int(value):
-        raise ValueError(f"Received an invalid value for `{name}`, expected a positive integer. "
+        what = f"argument `{name}`" if argument else f"`{name}`"
+        expected = "a positive integer or `None`" if allow_none else "a positive integer"
+        raise ValueError(f"Received an invalid value for {what}, expected {expected}. "
                          f"Received: {name}={value!r}")
     return int(value)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .base import shape_str
+from .base import is_positive_int, shape_str
 
 
 PADDINGS = ("valid", "same")
@@ -25,7 +25,7 @@ PADDINGS = ("valid", "same")
 
 def positive_filters(filters):
     """The number of filters of a convolution, checked as Keras checks it."""
-    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+    if not is_positive_int(filters):
         raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. "
                          f"Received: filters={filters!r}")
     return int(filters)

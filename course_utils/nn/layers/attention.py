@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import initializers, regularizers
-from ..base import Layer, is_positive_int, shape_str
+from ..base import Layer, is_positive_int, positive_int, shape_str
 from ..symbolic import SymbolicTensor, has_symbolic
 from ..threads import one_blas_thread
 
@@ -138,15 +138,9 @@ class MultiHeadAttention(Layer):
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, seed=None, **kwargs):
-        if not is_positive_int(num_heads):
-            raise ValueError("Received an invalid value for argument `num_heads`, expected a positive "
-                             f"integer. Received: num_heads={num_heads!r}")
-        if not is_positive_int(key_dim):
-            raise ValueError("Received an invalid value for argument `key_dim`, expected a positive "
-                             f"integer. Received: key_dim={key_dim!r}")
-        if value_dim is not None and not is_positive_int(value_dim):
-            raise ValueError("Received an invalid value for argument `value_dim`, expected a positive "
-                             f"integer or `None`. Received: value_dim={value_dim!r}")
+        num_heads = positive_int(num_heads, "num_heads", argument=True)
+        key_dim = positive_int(key_dim, "key_dim", argument=True)
+        value_dim = positive_int(value_dim, "value_dim", argument=True, allow_none=True)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating)) or not 0 <= dropout < 1:
             raise ValueError("Invalid value received for argument `dropout`. Expected a float value "
                              f"between 0 and 1 (1 excluded). Received: dropout={dropout!r}")
