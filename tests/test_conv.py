@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from course_utils import nn
-from course_utils.compare import compare_with_keras
+from course_utils.compare import compare_with_keras, keras_compute_dtype
 from course_utils.gradcheck import check_layer_gradients
 from course_utils.nn.conv_utils import conv_output_size, same_padding
 
-from helpers import assert_keras_close, pair
+from helpers import assert_keras_close, forward_tol, keras_rtol, pair, to_numpy
 
 
 keras = pytest.importorskip("keras")
 
-RTOL_KERAS = 1e-7      # NumPy vs Keras, float64
+RTOL_KERAS = keras_rtol()  # NumPy vs Keras: 1e-7 in float64 (TensorFlow), 1e-5 in float32 (JAX, torch)
 RTOL_NUMERIC = 1e-6    # analytic vs centred differences (h = 1e-5), float64
 
 
@@ -99,7 +99,7 @@ def test_conv2d_from_keras_copies_kernel_layout(rng):
     for mine, theirs in zip(twin.get_weights(), keras_layer.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
     x = rng.normal(size=(2, 9, 7, 3))
-    np.testing.assert_allclose(twin.forward(x), np.asarray(keras_layer(x)), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(twin.forward(x), to_numpy(keras_layer(x)), **forward_tol())
     assert_keras_close(keras_layer, x, "from_keras(Conv2D)")
 
 
@@ -111,7 +111,7 @@ def test_conv2d_to_keras_round_trip(rng):
     config = keras_layer.get_config()
     assert (config["filters"], tuple(config["kernel_size"]), tuple(config["strides"]), config["padding"],
             config["activation"], config["use_bias"]) == (3, (2, 3), (1, 2), "same", "relu", False)
-    np.testing.assert_allclose(np.asarray(keras_layer(x)), y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(to_numpy(keras_layer(x)), y, **forward_tol())
 
 
 def test_conv2d_float32_layer_computes_in_float32(rng):
@@ -133,6 +133,11 @@ def test_conv2d_float32_layer_computes_in_float32(rng):
 @pytest.mark.parametrize("kind", ["MaxPooling2D", "AveragePooling2D"])
 def test_pooling_matches_keras(rng, kind, trial):
     config, x_shape = random_pool_config(rng)
+    if kind == "AveragePooling2D" and config["padding"] == "same" and keras.backend.backend() == "torch":
+        # Keras's torch backend averages a 'same' window over other cells than TensorFlow (plain Keras,
+        # KERAS_BACKEND=torch: AveragePooling2D((3, 2), strides=2, padding="same") on arange(30).reshape(1, 6, 5, 1)
+        # gives 27.33 in its last window; the mean of the in-bounds cells, TensorFlow's and ours, is 26.5)
+        pytest.skip("AveragePooling2D padding='same' differs on Keras's torch backend (see the comment)")
     layer = getattr(nn, kind)(**config)
     assert_keras_close(layer, rng.normal(size=x_shape), f"{kind}({config}) on {x_shape}")
 
@@ -175,7 +180,8 @@ def test_flatten_matches_keras(rng):
     x = rng.normal(size=(3, 4, 5, 2))
     report = assert_keras_close(nn.Flatten(), x, "Flatten")
     assert report["output"].numpy.shape == (3, 40)
-    np.testing.assert_array_equal(report["output"].numpy, x.reshape(3, -1))
+    # compare_with_keras feeds both sides x in the dtype Keras computes in (float32 off TensorFlow)
+    np.testing.assert_array_equal(report["output"].numpy, x.astype(keras_compute_dtype()).reshape(3, -1))
 
 
 # ------------------------------------------------------------------ finite differences
@@ -217,14 +223,14 @@ def test_sequential_cnn_from_keras_and_back(rng):
         "Conv2D", "MaxPooling2D", "Conv2D", "AveragePooling2D", "Flatten", "Dense"]
     assert twin.output_shape == model.output_shape
     x = rng.normal(size=(3, 9, 8, 2))
-    np.testing.assert_allclose(twin.predict(x), np.asarray(model(x)), rtol=1e-5, atol=1e-6)  # Keras in float32
+    np.testing.assert_allclose(twin.predict(x), to_numpy(model(x)), rtol=1e-5, atol=1e-6)  # Keras in float32
     report = compare_with_keras(twin, x, title="Sequential CNN")
     report.assert_close(RTOL_KERAS)
     assert len(report.rows) == 2 + 6  # output, dx, two conv layers and the dense layer: kernel + bias each
     back = nn.to_keras(twin, dtype="float64")
     for mine, theirs in zip(twin.get_weights(), back.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
-    np.testing.assert_allclose(np.asarray(back(x)), twin.predict(x), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(to_numpy(back(x)), twin.predict(x), **forward_tol())
 
 
 # ------------------------------------------------------------------------ bad input
