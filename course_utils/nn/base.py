@@ -468,6 +468,14 @@ class Layer:
                              f"received shape {shape_str(input_shape)}.")
         return input_shape
 
+    def _shape_of_min_rank(self, input_shape, min_ndim, expected, who="Layer"):
+        """``input_shape`` as a tuple, after checking it has rank >= ``min_ndim`` (in ``build`` and
+        ``compute_output_shape``); ``expected`` says what, as "expected input of rank >= 2 (...)"."""
+        input_shape = tuple(input_shape)
+        if len(input_shape) < min_ndim:
+            raise ValueError(f"{who} '{self.name}' {expected}, received shape {shape_str(input_shape)}.")
+        return input_shape
+
     def _cast_input(self, x):
         """x cast to the layer's dtype when it has one, as Keras casts inputs to the layer's dtype."""
         if self.dtype is not None and x.dtype != self.dtype:

@@ -41,10 +41,7 @@ class Dense(KernelAndBias, Layer):
                                       kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) < 2:
-            raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (batch, features), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._shape_of_min_rank(input_shape, 2, "expected input of rank >= 2 (batch, features)")
         input_dim = input_shape[-1]
         self._add_kernel_and_bias((input_dim, self.units), self.units)
         super().build(input_shape)

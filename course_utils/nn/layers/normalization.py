@@ -79,10 +79,7 @@ class BatchNormalization(Layer):
         self._cache = None
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) < 2:
-            raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (a batch dimension first), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._shape_of_min_rank(input_shape, 2, "expected input of rank >= 2 (a batch dimension first)")
         axis = _check_axis(self.axis, len(input_shape), self.name)
         if input_shape[axis] is None:
             raise ValueError(f"Layer '{self.name}' needs a known size on axis {self.axis} (the axis it "
@@ -244,10 +241,7 @@ class LayerNormalization(Layer):
         return [_check_axis(a, ndim, self.name) for a in axes]
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) < 2:
-            raise ValueError(f"Layer '{self.name}' expected input of rank >= 2 (a batch dimension first), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._shape_of_min_rank(input_shape, 2, "expected input of rank >= 2 (a batch dimension first)")
         axes = self._axes(len(input_shape))
         if 0 in axes:
             raise ValueError(f"The NumPy LayerNormalization normalizes within each example; axis 0 (the batch) "

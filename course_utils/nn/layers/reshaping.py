@@ -31,10 +31,7 @@ class Flatten(Layer):
         self._cache = None
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) < 1:
-            raise ValueError(f"Layer '{self.name}' expected input with a batch axis, received shape "
-                             f"{shape_str(input_shape)}.")
+        input_shape = self._shape_of_min_rank(input_shape, 1, "expected input with a batch axis")
         rest = input_shape[1:]
         size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
         return (input_shape[0], size)

@@ -673,10 +673,8 @@ class TimeDistributed(Layer):
         self._cache = None
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) < 3:
-            raise ValueError(f"TimeDistributed '{self.name}' expects input of rank >= 3 (batch, timesteps, ...), "
-                             f"received shape {shape_str(input_shape)}.")
+        input_shape = self._shape_of_min_rank(input_shape, 3, "expects input of rank >= 3 (batch, timesteps, ...)",
+                                              who="TimeDistributed")
         if not self.layer.built:
             self.layer.build((None,) + input_shape[2:])
         super().build(input_shape)
