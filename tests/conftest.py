@@ -40,17 +40,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-# Test files renamed by issue 18 keep drawing from their former names, so that the rename does not
-# redraw the cases the suite was run with (``rng`` seeds from the test's node id, file name included).
-FORMER_NAMES = {"tests/test_conv1d_conv_transpose_upsampling.py": "tests/test_conv_more.py",
-                "tests/test_losses_optimizers_activations.py": "tests/test_training_more.py"}
-
-
 @pytest.fixture
 def rng(request):
     """A generator seeded from the test's name, so every test draws the same shapes each run."""
-    path, _, rest = request.node.nodeid.partition("::")
-    seed = zlib.crc32(f"{FORMER_NAMES.get(path, path)}::{rest}".encode())
+    seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
 
 
