@@ -24,6 +24,7 @@ from course_utils.grade.kernel import require_supported_jupyter_client
 from course_utils.nn import regularizers
 
 keras = pytest.importorskip("keras")
+from helpers import FLOAT64_ONLY  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +34,7 @@ def _keras_penalty(layer):
     return float(sum(keras.ops.convert_to_numpy(loss) for loss in layer.losses))
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=FLOAT64_ONLY)
 @pytest.mark.parametrize("regularizer", [nn.L2(0.01), nn.L1(0.003), nn.L1L2(l1=0.001, l2=0.07)])
 def test_penalty_follows_the_installed_keras_to_the_last_digit(regularizer, rng, floatx_float64, monkeypatch):
     if type(regularizer) is nn.L1 and not regularizers.keras_l1_computes_float64():
@@ -58,6 +60,7 @@ def test_the_rounding_rule_is_the_installed_versions():
     assert regularizers.keras_rounds_factors_to_float32() == ((major, minor) >= (3, 14))
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=FLOAT64_ONLY)
 def test_batch_loss_after_reset_metrics_is_the_batch_loss_on_every_keras(rng, floatx_float64):
     # the pattern the lessons and tests use: before Keras 3.15 train_on_batch returns the running
     # mean since the last reset; after reset_metrics() it is this batch's loss on every version

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
+from helpers import FLOAT64_ONLY  # noqa: E402
 
 from course_utils import keras_steps  # noqa: E402
 
@@ -63,6 +64,7 @@ class _Regressor(keras_steps.CustomStepModel):
         return {"loss": self.loss_tracker.result()}
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=FLOAT64_ONLY)
 def test_fit_through_a_custom_step_equals_keras_fit():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 5)).astype("float32")

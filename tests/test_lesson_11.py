@@ -12,8 +12,10 @@ from course_utils.exercises import lesson_11_attention as lesson
 from course_utils.gradcheck import numerical_gradient, rel_error
 
 keras = pytest.importorskip("keras")
+from helpers import FLOAT64_ONLY  # noqa: E402
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=FLOAT64_ONLY)
 def test_multi_head_attention_reference_is_keras(rng):
     """The exercise's einsum reference gives Keras's output and scores (key_dim 4: Keras's float32
     rounding of 1/sqrt(key_dim) is exact there)."""
