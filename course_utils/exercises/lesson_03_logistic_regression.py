@@ -152,31 +152,24 @@ def gradient_descent(X, y, w, b, lr, steps):
     return w, b, np.array(losses)
 
 
-def _gd_ascent(X, y, w, b, lr, steps):
-    losses = []
-    for _ in range(steps):
-        losses.append(bce_loss(y, predict_proba(X, w, b)))
-        dw, db = bce_gradient(X, y, w, b)
-        w, b = w + lr * dw, b + lr * db
-    return w, b, np.array(losses)
+def _gd_mistake(ascent=False, loss_after=False, frozen_bias=False):
+    """gradient_descent with one slip: the step goes uphill, the loss is recorded after the step, or
+    the bias is never updated."""
+    sign = 1.0 if ascent else -1.0
 
-
-def _gd_loss_after(X, y, w, b, lr, steps):
-    losses = []
-    for _ in range(steps):
-        dw, db = bce_gradient(X, y, w, b)
-        w, b = w - lr * dw, b - lr * db
-        losses.append(bce_loss(y, predict_proba(X, w, b)))
-    return w, b, np.array(losses)
-
-
-def _gd_frozen_bias(X, y, w, b, lr, steps):
-    losses = []
-    for _ in range(steps):
-        losses.append(bce_loss(y, predict_proba(X, w, b)))
-        dw, _ = bce_gradient(X, y, w, b)
-        w = w - lr * dw
-    return w, b, np.array(losses)
+    def run(X, y, w, b, lr, steps):
+        losses = []
+        for _ in range(steps):
+            if not loss_after:
+                losses.append(bce_loss(y, predict_proba(X, w, b)))
+            dw, db = bce_gradient(X, y, w, b)
+            w = w + sign * lr * dw
+            if not frozen_bias:
+                b = b + sign * lr * db
+            if loss_after:
+                losses.append(bce_loss(y, predict_proba(X, w, b)))
+        return w, b, np.array(losses)
+    return run
 
 
 def _gd_cases(rng):
@@ -187,10 +180,10 @@ def _gd_cases(rng):
 
 
 Exercise("03_logistic_regression.gradient_descent", reference=gradient_descent, cases=_gd_cases,
-         mistakes={"the step goes uphill: w <- w - lr * dw (minus: against the gradient)": _gd_ascent,
+         mistakes={"the step goes uphill: w <- w - lr * dw (minus: against the gradient)": _gd_mistake(ascent=True),
                    "the losses are recorded after each step; record the loss before the step, as Keras's "
-                   "train_on_batch does (the first value is the loss at the starting point)": _gd_loss_after,
-                   "the bias is never updated: b <- b - lr * db": _gd_frozen_bias},
+                   "train_on_batch does (the first value is the loss at the starting point)": _gd_mistake(loss_after=True),
+                   "the bias is never updated: b <- b - lr * db": _gd_mistake(frozen_bias=True)},
          output_names=("w", "b", "losses"),
          title="full-batch gradient descent")
 
@@ -211,37 +204,22 @@ def minibatch_gradient_descent(X, y, w, b, lr, epochs, batch_size):
     return w, b, np.array(losses)
 
 
-def _mb_drop_last(X, y, w, b, lr, epochs, batch_size):
-    losses = []
-    for _ in range(epochs):
-        for start in range(0, len(y) - batch_size + 1, batch_size):
-            X_batch, y_batch = X[start:start + batch_size], y[start:start + batch_size]
-            losses.append(bce_loss(y_batch, predict_proba(X_batch, w, b)))
-            dw, db = bce_gradient(X_batch, y_batch, w, b)
-            w, b = w - lr * dw, b - lr * db
-    return w, b, np.array(losses)
-
-
-def _mb_full_gradient(X, y, w, b, lr, epochs, batch_size):
-    losses = []
-    for _ in range(epochs):
-        for start in range(0, len(y), batch_size):
-            X_batch, y_batch = X[start:start + batch_size], y[start:start + batch_size]
-            losses.append(bce_loss(y_batch, predict_proba(X_batch, w, b)))
-            dw, db = bce_gradient(X, y, w, b)
-            w, b = w - lr * dw, b - lr * db
-    return w, b, np.array(losses)
-
-
-def _mb_full_loss(X, y, w, b, lr, epochs, batch_size):
-    losses = []
-    for _ in range(epochs):
-        for start in range(0, len(y), batch_size):
-            X_batch, y_batch = X[start:start + batch_size], y[start:start + batch_size]
-            losses.append(bce_loss(y, predict_proba(X, w, b)))
-            dw, db = bce_gradient(X_batch, y_batch, w, b)
-            w, b = w - lr * dw, b - lr * db
-    return w, b, np.array(losses)
+def _mb_mistake(drop_last=False, full_gradient=False, full_loss=False):
+    """minibatch_gradient_descent with one slip: the short last batch dropped, the step taken with the
+    full-data gradient, or the full-data loss recorded."""
+    def run(X, y, w, b, lr, epochs, batch_size):
+        losses = []
+        stop = len(y) - batch_size + 1 if drop_last else len(y)
+        for _ in range(epochs):
+            for start in range(0, stop, batch_size):
+                X_batch, y_batch = X[start:start + batch_size], y[start:start + batch_size]
+                X_loss, y_loss = (X, y) if full_loss else (X_batch, y_batch)
+                losses.append(bce_loss(y_loss, predict_proba(X_loss, w, b)))
+                X_grad, y_grad = (X, y) if full_gradient else (X_batch, y_batch)
+                dw, db = bce_gradient(X_grad, y_grad, w, b)
+                w, b = w - lr * dw, b - lr * db
+        return w, b, np.array(losses)
+    return run
 
 
 def _mb_cases(rng):
@@ -255,10 +233,10 @@ def _mb_cases(rng):
 Exercise("03_logistic_regression.minibatch_gradient_descent", reference=minibatch_gradient_descent,
          cases=_mb_cases,
          mistakes={"the last, smaller batch is skipped; when B does not divide N it still counts "
-                   "(range(0, N, B) and slicing X[start:start + B] handle it)": _mb_drop_last,
+                   "(range(0, N, B) and slicing X[start:start + B] handle it)": _mb_mistake(drop_last=True),
                    "the gradient is computed on the whole data set; use the batch's X_batch, y_batch":
-                       _mb_full_gradient,
+                       _mb_mistake(full_gradient=True),
                    "the losses are computed on the whole data set; record each batch's own loss "
-                   "(before its step)": _mb_full_loss},
+                   "(before its step)": _mb_mistake(full_loss=True)},
          output_names=("w", "b", "losses"),
          title="mini-batch gradient descent, batches in order")
