@@ -131,14 +131,8 @@ def train_perceptron(X, y, lr, epochs):
 
 
 def _train_cumulative(X, y, lr, epochs):
-    w, b = np.zeros(X.shape[1]), 0.0
-    errors, n_errors = [], 0
-    for _ in range(epochs):
-        for x_i, y_i in zip(X, y):
-            n_errors += int(_step(x_i @ w + b) != y_i)
-            w, b = perceptron_update(w, b, x_i, y_i, lr)
-        errors.append(n_errors)
-    return w, b, np.array(errors)
+    w, b, errors = train_perceptron(X, y, lr, epochs)    # the same updates; the count never reset
+    return w, b, np.cumsum(errors)
 
 
 def _train_whole_batch(X, y, lr, epochs):
