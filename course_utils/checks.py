@@ -299,14 +299,26 @@ def _axes_named(axes, shape):
     return f"{which[0].upper()}{which[1:]} ({'both' if len(axes) == 2 else 'all'} of length {lengths.pop()})"
 
 
+def _lost_axis_candidates(expected, got, rtol, atol):
+    """The axes whose removal turns the shape with one axis more (expected's or got's) into the other;
+    where several would, only the one that a sum, mean or index over it explains, if just one does."""
+    missing = got.ndim < expected.ndim
+    longer, shorter = (expected, got) if missing else (got, expected)
+    ls = longer.shape
+    candidates = [a for a in range(longer.ndim) if ls[:a] + ls[a + 1:] == shorter.shape]
+    if len(candidates) > 1:    # name the axis only if the output shows which one was lost
+        explained = [a for a in candidates
+                     if any(_close(r, got, rtol, atol) if missing else _close(expected, r, rtol, atol)
+                            for r in _reductions(longer, a))]
+        candidates = explained if len(explained) == 1 else candidates
+    return candidates
+
+
 def _missing_axis_hint(expected, got, rtol, atol):
-    es, gs = expected.shape, got.shape
-    candidates = [a for a in range(expected.ndim) if es[:a] + es[a + 1:] == gs]
+    es = expected.shape
+    candidates = _lost_axis_candidates(expected, got, rtol, atol)
     if not candidates:
         return " A dimension is missing."
-    if len(candidates) > 1:    # name the axis only if the output shows which one was lost
-        explained = [a for a in candidates if any(_close(r, got, rtol, atol) for r in _reductions(expected, a))]
-        candidates = explained if len(explained) == 1 else candidates
     named = _axes_named(candidates, es)
     if es[candidates[0]] == 1:
         return f" {named} is missing: keep it, e.g. keepdims=True, or index with [:, None]."
@@ -314,13 +326,10 @@ def _missing_axis_hint(expected, got, rtol, atol):
 
 
 def _extra_axis_hint(expected, got, rtol, atol):
-    es, gs = expected.shape, got.shape
-    candidates = [a for a in range(got.ndim) if gs[:a] + gs[a + 1:] == es]
+    gs = got.shape
+    candidates = _lost_axis_candidates(expected, got, rtol, atol)
     if not candidates:
         return " There is an extra dimension."
-    if len(candidates) > 1:
-        explained = [a for a in candidates if any(_close(expected, r, rtol, atol) for r in _reductions(got, a))]
-        candidates = explained if len(explained) == 1 else candidates
     if gs[candidates[0]] == 1:
         return f" There is an extra axis {candidates[0]} of length 1: drop it (np.squeeze, or no keepdims)."
     if len(candidates) == 1:
