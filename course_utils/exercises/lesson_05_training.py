@@ -214,41 +214,23 @@ def early_stopping_epoch(val_losses, patience):
     return len(val_losses) - 1
 
 
-def _early_stopping_off_by_one(val_losses, patience):
-    best, wait = np.inf, 0
-    for epoch, loss in enumerate(val_losses):
-        if loss < best:
-            best, wait = loss, 0
-            continue
-        wait += 1
-        if wait > patience:
-            return epoch
-    return len(val_losses) - 1
-
-
-def _early_stopping_previous_epoch(val_losses, patience):
-    previous, wait = np.inf, 0
-    for epoch, loss in enumerate(val_losses):
-        if loss < previous:
-            wait = 0
-        else:
+def _early_stopping_mistake(one_epoch_late=False, against_previous=False, never_reset=False):
+    """early_stopping_epoch with one slip: it stops when wait > patience, compares each epoch with the
+    previous one instead of the best, or never restarts the count of epochs without improvement."""
+    def run(val_losses, patience):
+        best, wait = np.inf, 0
+        for epoch, loss in enumerate(val_losses):
+            improved = loss < best
+            if improved or against_previous:
+                best = loss
+            if improved:
+                wait = wait if never_reset else 0
+                continue
             wait += 1
-            if wait >= patience:
+            if wait > patience if one_epoch_late else wait >= patience:
                 return epoch
-        previous = loss
-    return len(val_losses) - 1
-
-
-def _early_stopping_never_reset(val_losses, patience):
-    best, wait = np.inf, 0
-    for epoch, loss in enumerate(val_losses):
-        if loss < best:
-            best = loss
-            continue
-        wait += 1
-        if wait >= patience:
-            return epoch
-    return len(val_losses) - 1
+        return len(val_losses) - 1
+    return run
 
 
 Exercise(f"{LESSON}.early_stopping_epoch", reference=early_stopping_epoch,
@@ -262,11 +244,11 @@ Exercise(f"{LESSON}.early_stopping_epoch", reference=early_stopping_epoch,
                      label="a tie is no improvement (loss < best, not <=)")],
          mistakes={
              "off by one: stop as soon as `patience` epochs in a row have not improved (wait >= patience), "
-             "not one epoch later.": _early_stopping_off_by_one,
+             "not one epoch later.": _early_stopping_mistake(one_epoch_late=True),
              "each epoch is compared with the previous one; compare it with the BEST loss so far.":
-                 _early_stopping_previous_epoch,
+                 _early_stopping_mistake(against_previous=True),
              "the count of epochs without improvement must restart at 0 whenever an epoch improves.":
-                 _early_stopping_never_reset,
+                 _early_stopping_mistake(never_reset=True),
          },
          output_names=("stop_epoch",),
          title="the epoch at which early stopping ends training")
