@@ -159,28 +159,15 @@ def _lstm_parts(x, h_prev, W, U, b):
     return np.split(a, 4, axis=-1)
 
 
-def _lstm_order_ifoc(x, h_prev, c_prev, W, U, b):
-    a_i, a_f, a_o, a_c = _lstm_parts(x, h_prev, W, U, b)
-    c = _sigmoid(a_f) * c_prev + _sigmoid(a_i) * _tanh(a_c)
-    return _sigmoid(a_o) * _tanh(c), c
-
-
-def _lstm_h_without_tanh(x, h_prev, c_prev, W, U, b):
-    a_i, a_f, a_c, a_o = _lstm_parts(x, h_prev, W, U, b)
-    c = _sigmoid(a_f) * c_prev + _sigmoid(a_i) * _tanh(a_c)
-    return _sigmoid(a_o) * c, c
-
-
-def _lstm_no_input_gate(x, h_prev, c_prev, W, U, b):
-    a_i, a_f, a_c, a_o = _lstm_parts(x, h_prev, W, U, b)
-    c = _sigmoid(a_f) * c_prev + _tanh(a_c)
-    return _sigmoid(a_o) * _tanh(c), c
-
-
-def _lstm_sigmoid_candidate(x, h_prev, c_prev, W, U, b):
-    a_i, a_f, a_c, a_o = _lstm_parts(x, h_prev, W, U, b)
-    c = _sigmoid(a_f) * c_prev + _sigmoid(a_i) * _sigmoid(a_c)
-    return _sigmoid(a_o) * _tanh(c), c
+def _lstm_mistake(blocks="ifco", candidate=_tanh, input_gate=True, cell_tanh=True):
+    """lstm_step with one slip: the blocks of a read in another order, the candidate g through another
+    activation, the input gate left out of c_t, or h_t = o * c_t without the tanh."""
+    def run(x, h_prev, c_prev, W, U, b):
+        a = dict(zip(blocks, _lstm_parts(x, h_prev, W, U, b)))
+        g = candidate(a["c"])
+        c = _sigmoid(a["f"]) * c_prev + (_sigmoid(a["i"]) * g if input_gate else g)
+        return _sigmoid(a["o"]) * (_tanh(c) if cell_tanh else c), c
+    return run
 
 
 def _lstm_cases(rng):
@@ -194,12 +181,12 @@ def _lstm_cases(rng):
 
 Exercise("07_rnn.lstm_step", reference=lstm_step, cases=_lstm_cases,
          mistakes={"the gate blocks are in the wrong order: Keras's columns are i, f, c (candidate), o":
-                       _lstm_order_ifoc,
+                       _lstm_mistake(blocks="ifoc"),
                    "h_t = o * tanh(c_t): the cell state goes through tanh before the output gate":
-                       _lstm_h_without_tanh,
-                   "the input gate is missing: c_t = f * c_prev + i * g": _lstm_no_input_gate,
+                       _lstm_mistake(cell_tanh=False),
+                   "the input gate is missing: c_t = f * c_prev + i * g": _lstm_mistake(input_gate=False),
                    "the candidate g uses tanh, not sigmoid (only the gates i, f, o use sigmoid)":
-                       _lstm_sigmoid_candidate},
+                       _lstm_mistake(candidate=_sigmoid)},
          output_names=("h", "c"),
          title="one LSTM step (gates i, f, c, o)")
 
