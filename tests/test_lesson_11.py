@@ -62,7 +62,8 @@ def test_attention_backward_reference_finite_differences(rng):
 
 def test_compare_with_keras_skips_the_integer_input_of_a_two_input_model(rng):
     """Digits (integers, no gradient) and positions (floats) into one model: no dx row for the
-    digits, a dx row for the positions, everything within 1e-7."""
+    digits, a dx row for the positions, everything within the backend's tolerance (1e-7 in float64
+    on TensorFlow, 1e-5 in float32 elsewhere)."""
     from course_utils.compare import compare_with_keras
     T, D = 4, 6
     digits_in, positions_in = keras.Input(shape=(T,)), keras.Input(shape=(T, D))
@@ -73,4 +74,4 @@ def test_compare_with_keras_skips_the_integer_input_of_a_two_input_model(rng):
     quantities = [row.quantity for row in report.rows]
     assert "dx[0]" not in quantities and "dx[1]" in quantities
     assert len(quantities) == 2 + 3      # output, dx[1], embeddings, kernel, bias
-    report.assert_close(1e-7)
+    report.assert_close()
