@@ -254,49 +254,53 @@ class LayerNormalization(Layer):
             self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
         if self.center:
             self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
-        self._ndim = len(input_shape)
-        self._norm_axes = tuple(axes)
-        self._other_axes = tuple(i for i in range(self._ndim) if i not in axes)
-        self._weight_shape = tuple(input_shape[i] if i in axes else 1 for i in range(self._ndim))
+        self._norm_shape = shape
         super().build(input_shape)
+
+    def _geometry(self, x):
+        """(axes normalized over, the other axes, the shape gamma and beta broadcast to) for ``x``: the
+        weights fix only the sizes of ``axis``, so any batch size and (as Keras) any rank that has them
+        is accepted."""
+        axes = tuple(self._axes(x.ndim))
+        if 0 in axes or ((self.scale or self.center) and tuple(x.shape[a] for a in axes) != self._norm_shape):
+            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
+                             f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")
+        others = tuple(i for i in range(x.ndim) if i not in axes)
+        return axes, others, tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
 
     def compute_output_shape(self, input_shape):
         self._axes(len(input_shape))
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        if x.ndim != self._ndim or any(x.shape[a] != self._weight_shape[a] for a in self._norm_axes):
-            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
-                             f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")
-        axes = self._norm_axes
+        axes, others, weight_shape = self._geometry(x)
         mean = x.mean(axis=axes, keepdims=True)
         centred = x - mean
         var = np.square(centred).mean(axis=axes, keepdims=True)
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(self.epsilon))
         # Keras's form: y = x * inv + (beta - mean * inv), inv = gamma / sigma
-        inv = inv_std * self.gamma.reshape(self._weight_shape) if self.scale else inv_std
+        inv = inv_std * self.gamma.reshape(weight_shape) if self.scale else inv_std
         shift = -mean * inv
         if self.center:
-            shift = shift + self.beta.reshape(self._weight_shape)
+            shift = shift + self.beta.reshape(weight_shape)
         y = x * inv + shift
-        self._cache = (centred, inv_std)
+        self._cache = (centred, inv_std, axes, others, weight_shape)
         return y
 
     def backward(self, dout):
         self._require_forward()
-        centred, inv_std = self._cache
+        centred, inv_std, axes, others, weight_shape = self._cache
         dy = self._check_dout(dout, centred.shape)
         xhat = centred * inv_std
         grads = {}
         if self.scale:
-            grads["gamma"] = np.sum(dy * xhat, axis=self._other_axes).reshape(self.gamma.shape)
-            dxhat = dy * self.gamma.reshape(self._weight_shape)
+            grads["gamma"] = np.sum(dy * xhat, axis=others).reshape(self.gamma.shape)
+            dxhat = dy * self.gamma.reshape(weight_shape)
         else:
             dxhat = dy
         if self.center:
-            grads["beta"] = dy.sum(axis=self._other_axes).reshape(self.beta.shape)
-        m = int(np.prod([centred.shape[a] for a in self._norm_axes]))
-        axes = self._norm_axes
+            grads["beta"] = dy.sum(axis=others).reshape(self.beta.shape)
+        m = int(np.prod([centred.shape[a] for a in axes]))
         dx = inv_std / m * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
                             - xhat * np.sum(dxhat * xhat, axis=axes, keepdims=True))
         self.set_grads(**grads)
