@@ -18,6 +18,8 @@ from .layers import (GRU, LSTM, Activation, Add, Average, AveragePooling2D, Batc
                      GlobalMaxPooling2D, Input, InputLayer, LayerNormalization, LeakyReLU, MaxPooling1D,
                      MaxPooling2D, MultiHeadAttention, Multiply, Reshape, SimpleRNN, Subtract, TimeDistributed,
                      UpSampling2D, positional_encoding)
+from .layers import (AveragePooling1D, Cropping2D, Dot, GlobalAveragePooling1D, GlobalMaxPooling1D, Normalization,
+                     Permute, ReLU, RepeatVector, Rescaling, Softmax, UnitNormalization, ZeroPadding2D)
 from .losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, MeanAbsoluteError,
                      MeanSquaredError, SparseCategoricalCrossentropy)
 from .models import Model, Sequential

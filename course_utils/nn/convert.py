@@ -170,6 +170,14 @@ def _weights_dtype(twin):
     return weights[0].dtype if weights else "float32"
 
 
+def _refresh_keras_state(keras_obj):
+    """Keras's Normalization reads its statistics into tensors when built or adapted, not on
+    set_weights (only load_weights calls its finalize_state): call it after copying weights in."""
+    for layer in keras_obj._flatten_layers(include_self=True, recursive=True):
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+
+
 def to_keras(twin, dtype=None):
     """The Keras layer or keras.Sequential equivalent to a NumPy layer or Sequential, weights copied.
 
@@ -192,6 +200,7 @@ def to_keras(twin, dtype=None):
         model = keras.Sequential([keras.Input(shape=twin.input_shape[1:], dtype=dtype)] + layers,
                                  name=twin.name)
         model.set_weights(twin.get_weights())
+        _refresh_keras_state(model)
         _copy_model_trainable(twin, model)
         return model
     if not isinstance(twin, Layer):
@@ -205,6 +214,7 @@ def to_keras(twin, dtype=None):
         layer.build(*twin.keras_build_shapes())   # MultiHeadAttention: (query_shape, value_shape, key_shape)
         if twin.weights:
             layer.set_weights(twin.get_weights())
+            _refresh_keras_state(layer)
     return layer
 
 
@@ -269,4 +279,5 @@ def _functional_to_keras(twin, dtype=None):
     model = keras.Model(inputs if twin._multi_input else inputs[0],
                         outputs if twin._multi_output else outputs[0], name=twin.name)
     model.set_weights(twin.get_weights())
+    _refresh_keras_state(model)
     return model

@@ -243,3 +243,110 @@ class Concatenate(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(_Merge):
+    """The dot product of two inputs along one axis of each, per example, as
+    ``keras.layers.Dot(axes, normalize=False)`` (Keras's ``batch_dot``).
+
+    Shapes: x1 ``(N, ..., d, ...)`` (d on ``axes[0]``), x2 ``(N, ..., d, ...)`` (d on ``axes[1]``) ->
+    y ``(N, <x1's other axes>, <x2's other axes>)``, or ``(N, 1)`` for two ``(N, d)`` inputs.
+    With ``normalize=True`` each input is first scaled to unit L2 norm along its axis (cosine
+    similarity), as ``keras.ops.normalize`` (its 1/norm capped at 1e7).
+
+    Forward:   y[n, I, J] = sum_k u[n, I, k] v[n, J, k]          (u, v: x1, x2 normalized or not)
+    Backward:  du[n, I, k] = sum_J dy[n, I, J] v[n, J, k],   dv[n, J, k] = sum_I dy[n, I, J] u[n, I, k]
+               then through the normalization: dx = r du - x r^3 sum_k(x du)   (as UnitNormalization)
+    """
+
+    keras_class = "Dot"
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axes, (int, np.integer)):
+            if not isinstance(axes, (list, tuple)):
+                raise TypeError(f"Invalid type for argument `axes`: it should be a list or an int. Received: axes={axes}")
+            if len(axes) != 2:
+                raise ValueError(f"Invalid format for argument `axes`: it should contain two elements. "
+                                 f"Received: axes={axes}")
+            if not all(isinstance(a, (int, np.integer)) for a in axes):
+                raise ValueError(f"Invalid format for argument `axes`: list elements should be integers. "
+                                 f"Received: axes={axes}")
+        self.axes = int(axes) if isinstance(axes, (int, np.integer)) else [int(a) for a in axes]
+        self.normalize = bool(normalize)
+
+    def _pair(self, shapes):
+        """The contracted axis of each input (negative axes counted from each input's rank)."""
+        axes = [self.axes] * 2 if isinstance(self.axes, int) else self.axes
+        return [a % len(s) if a < 0 else a for a, s in zip(axes, shapes)]
+
+    def _check_shapes(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2 or \
+                not isinstance(input_shape[0], (list, tuple)):
+            raise ValueError(f"A `Dot` layer should be called on a list of 2 inputs. Received: input_shape={input_shape}")
+        shapes = [tuple(s) for s in input_shape]
+        a1, a2 = self._pair(shapes)
+        if any(len(s) < 2 for s in shapes) or not (0 < a1 < len(shapes[0]) and 0 < a2 < len(shapes[1])):
+            raise ValueError(f"Dot expects two inputs of rank >= 2 and axes off the batch axis, within each "
+                             f"input's rank. Received: axes={self.axes}, input shapes {shapes}")
+        if None not in (shapes[0][a1], shapes[1][a2]) and shapes[0][a1] != shapes[1][a2]:
+            raise ValueError(f"Incompatible input shapes: axis values {shapes[0][a1]} (at axis {a1}) != "
+                             f"{shapes[1][a2]} (at axis {a2}). Full input shapes: {shapes[0]}, {shapes[1]}")
+        return shapes
+
+    def compute_output_shape(self, input_shape):
+        shape1, shape2 = [list(s) for s in self._check_shapes(input_shape)]
+        a1, a2 = self._pair([shape1, shape2])
+        shape1.pop(a1)
+        shape2.pop(a2)
+        out = shape1 + shape2[1:]
+        return tuple(out + [1] if len(out) == 1 else out)
+
+    @staticmethod
+    def _unit(x, axis):
+        """(x / ||x|| along axis, 1 / ||x|| capped at 1e7, whether it was capped), as keras.ops.normalize."""
+        with np.errstate(divide="ignore"):
+            inv = 1.0 / np.sqrt((x * x).sum(axis=axis, keepdims=True))
+        return x * np.minimum(inv, 1e7), np.minimum(inv, 1e7), inv >= 1e7
+
+    def _inputs(self, inputs):
+        """The two inputs, checked; unlike the element-wise merges, no axes inserted (batch_dot)."""
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(f"A `Dot` layer should be called on a list of 2 inputs. Received: "
+                             f"{type(inputs).__name__} {getattr(inputs, 'shape', len(inputs) if isinstance(inputs, (list, tuple)) else '')}")
+        xs = [self._as_input(x, min_ndim=2, what=f"input {i}") for i, x in enumerate(inputs)]
+        self.compute_output_shape([x.shape for x in xs])
+        if not self.built:
+            self.build([(None,) + x.shape[1:] for x in xs])
+        dtype = np.result_type(*xs)
+        return [x.astype(dtype, copy=False) for x in xs]
+
+    def _merge(self, xs):
+        x1, x2 = xs
+        a1, a2 = self._pair([x1.shape, x2.shape])
+        self._axes_now = (a1, a2)
+        if self.normalize:
+            (u, r1, c1), (v, r2, c2) = self._unit(x1, a1), self._unit(x2, a2)
+            self._norms = ((r1, c1), (r2, c2))
+        else:
+            u, v = x1, x2
+        self._uv = (np.moveaxis(u, a1, -1), np.moveaxis(v, a2, -1))    # (N, I..., d), (N, J..., d)
+        u_, v_ = self._uv
+        i, j = u_.shape[1:-1], v_.shape[1:-1]
+        y = np.einsum("nik,njk->nij", u_.reshape(len(u_), -1, u_.shape[-1]), v_.reshape(len(v_), -1, v_.shape[-1]))
+        return y.reshape((len(y),) + (i + j if i + j else (1,)))
+
+    def _merge_grads(self, xs, dout):
+        u_, v_ = self._uv
+        n, d = len(u_), u_.shape[-1]
+        dy = dout.reshape(n, int(np.prod(u_.shape[1:-1], dtype=int)), int(np.prod(v_.shape[1:-1], dtype=int)))
+        du = np.einsum("nij,njk->nik", dy, v_.reshape(n, -1, d)).reshape(u_.shape)
+        dv = np.einsum("nij,nik->njk", dy, u_.reshape(n, -1, d)).reshape(v_.shape)
+        grads = [np.moveaxis(du, -1, self._axes_now[0]), np.moveaxis(dv, -1, self._axes_now[1])]
+        if self.normalize:
+            grads = [np.where(capped, r * g, r * g - x * r ** 3 * (x * g).sum(axis=a, keepdims=True))
+                     for g, x, (r, capped), a in zip(grads, xs, self._norms, self._axes_now)]
+        return grads
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

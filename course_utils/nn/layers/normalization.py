@@ -311,3 +311,57 @@ class LayerNormalization(Layer):
                 "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "beta_regularizer": self.beta_regularizer, "gamma_regularizer": self.gamma_regularizer}
+
+
+class UnitNormalization(Layer):
+    """Scales every example to unit L2 norm along ``axis`` (an int or a list), as
+    ``keras.layers.UnitNormalization(axis=-1)``. No weights.
+
+    Shapes: x ``(N, ...)`` -> y of the same shape.
+    Forward (Keras's ``ops.normalize``; the sums over ``axis``):
+        s = sum x^2,   r = min(1 / sqrt(s), 1e12),   y = x r
+    Backward (where 1 / sqrt(s) < 1e12; elsewhere r is a constant and dx = r dy):
+        dx = r dy - x r^3 sum(x dy)
+    """
+
+    keras_class = "UnitNormalization"
+    input_spec = InputSpec(min_ndim=1, dtype="compute")
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and all(isinstance(a, (int, np.integer)) for a in axis):
+            self.axis = [int(a) for a in axis]
+        elif isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+            self.axis = int(axis)
+        else:
+            raise TypeError(f"Invalid value for `axis` argument: expected an int or a list/tuple of ints. "
+                            f"Received: axis={axis}")
+        self._cache = None
+
+    def _axes(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        return tuple(_check_axis(a, ndim, self.name) for a in axes)
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        axes = self._axes(x.ndim)
+        with np.errstate(divide="ignore"):
+            inv_norm = 1.0 / np.sqrt((x * x).sum(axis=axes, keepdims=True))
+        clipped = inv_norm >= 1e12
+        r = np.minimum(inv_norm, 1e12).astype(x.dtype)
+        self._cache = (x, r, clipped, axes)
+        return x * r
+
+    def backward(self, dout):
+        self._require_forward()
+        x, r, clipped, axes = self._cache
+        dy = self._check_dout(dout, x.shape)
+        self.set_grads()
+        through_norm = np.where(clipped, 0, x * r ** 3 * (x * dy).sum(axis=axes, keepdims=True))
+        return r * dy - through_norm
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

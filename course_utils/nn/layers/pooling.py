@@ -268,3 +268,141 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         dy = self._dout(dout, x.shape)
         is_max = (x == pooled).astype(x.dtype)
         return is_max / is_max.sum(axis=(1, 2), keepdims=True) * dy
+
+
+# -------- AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D --------------------------
+
+
+class AveragePooling1D(Layer):
+    """Average pooling over (batch, timesteps, channels) sequences, as ``keras.layers.AveragePooling1D``.
+
+    Shapes: x ``(N, T, C)`` -> y ``(N, T_out, C)``; T_out as for Conv1D ("valid" or "same").
+
+    It is ``AveragePooling2D`` with a (1, pool_size) window on x seen as (N, 1, T, C):
+    Forward:   y[n, t, c] = (1 / count[t]) sum_i xp[n, t*s + i, c]    (count: the real values in the window)
+    Backward:  dxp[n, t*s + i, c] += dy[n, t, c] / count[t]
+    """
+
+    keras_class = "AveragePooling1D"
+    input_spec = InputSpec(ndim=3, dtype="layer")
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = normalize_tuple(pool_size, "pool_size", n=1)
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, "strides", n=1)
+        self.padding = normalize_padding(padding)
+        self.data_format = _normalize_sequence_format(data_format, "AveragePooling1D")
+        self._pool2d = AveragePooling2D((1, self.pool_size[0]), (1, self.strides[0]), self.padding,
+                                        name=f"{self.name}_as_2d")
+        self._cache = None
+
+    def build(self, input_shape):
+        _check_rank3(self, input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank3(self, input_shape)
+        input_shape = tuple(input_shape)
+        return (input_shape[0], _check_sequence_length(self, input_shape, self.pool_size[0], "pool"),
+                input_shape[2])
+
+    def forward(self, x, training=False):
+        _check_sequence_length(self, x.shape, self.pool_size[0], "pool")
+        self._pool2d.dtype = self.dtype
+        y = self._pool2d.forward(x[:, None])[:, 0]
+        self._cache = y.shape
+        return y
+
+    def backward(self, dout):
+        self._require_forward()
+        dy = self._check_dout(dout, self._cache)
+        self.set_grads()
+        return self._pool2d.backward(dy[:, None])[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class _GlobalPooling1D(Layer):
+    """Shared by the two 1-D global poolings: Keras's ``data_format`` (the steps axis is 1 for
+    "channels_last", 2 for "channels_first") and ``keepdims``.
+
+    Shapes: x ``(N, T, C)`` -> y ``(N, C)``, or ``(N, 1, C)`` with ``keepdims=True``
+    (channels_first: ``(N, C, T)`` -> ``(N, C)`` or ``(N, C, 1)``).
+    """
+
+    input_spec = InputSpec(ndim=3, dtype="compute")
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"The `data_format` argument must be one of 'channels_first', 'channels_last'. "
+                             f"Received: data_format={data_format!r}")
+        self.data_format = data_format or "channels_last"
+        self.keepdims = bool(keepdims)
+        self._cache = None
+
+    @property
+    def steps_axis(self):
+        return 1 if self.data_format == "channels_last" else 2
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        if self.keepdims:
+            shape[self.steps_axis] = 1
+        else:
+            del shape[self.steps_axis]
+        return tuple(shape)
+
+    def _dout(self, dout, x_shape):
+        """dout checked and shaped with the steps axis kept (size 1), ready to broadcast."""
+        dout = self._check_dout(dout, self.compute_output_shape(x_shape))
+        self.set_grads()
+        return dout if self.keepdims else np.expand_dims(dout, self.steps_axis)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """The mean of each channel over the time steps, as ``keras.layers.GlobalAveragePooling1D``.
+
+    Forward:   y[n, c] = 1/T sum_t x[n, t, c]
+    Backward:  dx[n, t, c] = dy[n, c] / T
+    """
+
+    keras_class = "GlobalAveragePooling1D"
+
+    def forward(self, x, training=False):
+        self._cache = x.shape
+        return x.mean(axis=self.steps_axis, keepdims=self.keepdims)
+
+    def backward(self, dout):
+        self._require_forward()
+        x_shape = self._cache
+        dy = self._dout(dout, x_shape)
+        return np.broadcast_to(dy / x_shape[self.steps_axis], x_shape).copy()
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """The largest value of each channel over the time steps, as ``keras.layers.GlobalMaxPooling1D``.
+
+    Forward:   y[n, c] = max_t x[n, t, c]
+    Backward:  dx[n, t, c] = dy[n, c] * [x[n, t, c] = y[n, c]] / (number of maxima)
+               (ties share the gradient equally, as TensorFlow's gradient of reduce_max)
+    """
+
+    keras_class = "GlobalMaxPooling1D"
+
+    def forward(self, x, training=False):
+        pooled = x.max(axis=self.steps_axis, keepdims=True)
+        self._cache = (x, pooled)
+        return pooled if self.keepdims else np.squeeze(pooled, self.steps_axis)
+
+    def backward(self, dout):
+        self._require_forward()
+        x, pooled = self._cache
+        dy = self._dout(dout, x.shape)
+        is_max = (x == pooled).astype(x.dtype)
+        return is_max / is_max.sum(axis=self.steps_axis, keepdims=True) * dy

@@ -208,3 +208,202 @@ class UpSampling2D(Layer):
     def get_config(self):
         return {**super().get_config(), "size": self.size, "data_format": self.data_format,
                 "interpolation": self.interpolation}
+
+
+# -------- RepeatVector, Permute ------------------------------------------------------------------
+
+
+class RepeatVector(Layer):
+    """Repeats a vector ``n`` times, as ``keras.layers.RepeatVector(n)`` (the bridge from an
+    encoder's last state to a decoder's sequence).
+
+    Shapes: x ``(N, F)`` -> y ``(N, n, F)``.
+    Forward:   y[:, t] = x  for t < n
+    Backward:  dx = sum_t dy[:, t]
+    """
+
+    keras_class = "RepeatVector"
+    input_spec = InputSpec(ndim=2)
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+            raise TypeError(f"Expected an integer value for `n`, got {type(n)}.")
+        if n <= 0:
+            raise ValueError(f"Argument `n` should be a positive integer. Received: n={n}")
+        self.n = int(n)
+        self._cache = None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def forward(self, x, training=False):
+        self._cache = x.shape
+        return np.repeat(x[:, None, :], self.n, axis=1)
+
+    def backward(self, dout):
+        self._require_forward()
+        dy = self._check_dout(dout, self.compute_output_shape(self._cache))
+        self.set_grads()
+        return dy.sum(axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+class Permute(Layer):
+    """Permutes the axes of every example, as ``keras.layers.Permute(dims)``; ``dims`` counts from 1
+    (the batch axis stays first): ``Permute((2, 1))`` swaps the two axes of (N, T, F).
+
+    Shapes: x ``(N, d_1, ..., d_k)`` -> y ``(N, d_dims[0], ..., d_dims[k-1])``.
+    Forward:   y = x.transpose((0,) + dims)
+    Backward:  dx = dy.transpose(the inverse permutation)
+    """
+
+    keras_class = "Permute"
+    input_spec = InputSpec(min_ndim=2)
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            dims = tuple(int(d) for d in dims)
+        except (TypeError, ValueError):
+            raise ValueError(f"Invalid permutation argument `dims` for Permute Layer: a tuple of integers "
+                             f"starting from 1. Received dims={dims!r}") from None
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(f"Invalid permutation argument `dims` for Permute Layer. The set of indices in "
+                             f"`dims` must be consecutive and start from 1. Received dims={dims}")
+        self.dims = dims
+        self._cache = None
+
+    def build(self, input_shape):
+        input_shape = self._check_rank(input_shape, len(self.dims) + 1)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = self._check_rank(input_shape, len(self.dims) + 1)
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def forward(self, x, training=False):
+        self._check_rank(x.shape, len(self.dims) + 1)
+        self._cache = x.shape
+        return x.transpose((0,) + self.dims)
+
+    def backward(self, dout):
+        self._require_forward()
+        dy = self._check_dout(dout, self.compute_output_shape(self._cache))
+        self.set_grads()
+        return dy.transpose(np.argsort((0,) + self.dims))
+
+    def get_config(self):
+        return {**super().get_config(), "dims": self.dims}
+
+
+# -------- ZeroPadding2D, Cropping2D --------------------------------------------------------------
+
+
+def _two_pairs(value, name, what):
+    """Keras's ``padding``/``cropping`` argument: an int, (symmetric_height, symmetric_width) or
+    ((top, bottom), (left, right)) -> ((top, bottom), (left, right)) of ints >= 0."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"`{name}` cannot be negative. Received: {name}={value}.")
+        return ((int(value),) * 2,) * 2
+    if not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"`{name}` should be either an int, a tuple of 2 ints (symmetric_height_{what}, "
+                         f"symmetric_width_{what}), or a tuple of 2 tuples of 2 ints ((top_{what}, "
+                         f"bottom_{what}), (left_{what}, right_{what})). Received: {name}={value!r}.")
+    return (normalize_tuple(value[0], f"1st entry of {name}", allow_zero=True),
+            normalize_tuple(value[1], f"2nd entry of {name}", allow_zero=True))
+
+
+class _Spatial2D(Layer):
+    """What ZeroPadding2D and Cropping2D share: Keras's ``data_format`` (height and width are axes
+    1, 2 for "channels_last", 2, 3 for "channels_first") and rank-4 inputs."""
+
+    input_spec = InputSpec(ndim=4)
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"The `data_format` argument must be one of 'channels_first', 'channels_last'. "
+                             f"Received: data_format={data_format!r}")
+        self.data_format = data_format or "channels_last"
+        self._cache = None
+
+    def _spatial(self, pairs):
+        """((before, after), ...) for every axis of a rank-4 batch, zeros off the spatial axes."""
+        return ((0, 0), *pairs, (0, 0)) if self.data_format == "channels_last" else ((0, 0), (0, 0), *pairs)
+
+
+class ZeroPadding2D(_Spatial2D):
+    """Adds rows and columns of zeros around images, as ``keras.layers.ZeroPadding2D(padding=(1, 1))``.
+
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, top + H + bottom, left + W + right, C)``.
+    Forward:   y = x with zeros around it
+    Backward:  dx = dy with the padding cropped off
+    """
+
+    keras_class = "ZeroPadding2D"
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.padding = _two_pairs(padding, "padding", "pad")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(None if d is None else d + before + after
+                     for d, (before, after) in zip(input_shape, self._spatial(self.padding)))
+
+    def forward(self, x, training=False):
+        self._cache = x.shape
+        return np.pad(x, self._spatial(self.padding))
+
+    def backward(self, dout):
+        self._require_forward()
+        dy = self._check_dout(dout, self.compute_output_shape(self._cache))
+        self.set_grads()
+        return dy[tuple(slice(before, d - after) for d, (before, after) in
+                        zip(dy.shape, self._spatial(self.padding)))]
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class Cropping2D(_Spatial2D):
+    """Cuts rows and columns off the borders of images, as ``keras.layers.Cropping2D``.
+
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H - top - bottom, W - left - right, C)``.
+    Forward:   y = x[:, top:H - bottom, left:W - right]
+    Backward:  dx = dy with zeros put back where the borders were
+    """
+
+    keras_class = "Cropping2D"
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.cropping = _two_pairs(cropping, "cropping", "crop")
+
+    def compute_output_shape(self, input_shape):
+        out = []
+        for axis, (d, (before, after)) in enumerate(zip(input_shape, self._spatial(self.cropping))):
+            if d is not None and before + after >= d and (before, after) != (0, 0):
+                raise ValueError(f"Layer '{self.name}': cropping {self.cropping} leaves nothing of axis {axis} "
+                                 f"(size {d}) of input shape {shape_str(input_shape)}. Crop less, or use a "
+                                 f"larger input.")
+            out.append(None if d is None else d - before - after)
+        return tuple(out)
+
+    def forward(self, x, training=False):
+        self.compute_output_shape(x.shape)
+        self._cache = x.shape
+        return x[tuple(slice(before, d - after) for d, (before, after) in
+                       zip(x.shape, self._spatial(self.cropping)))]
+
+    def backward(self, dout):
+        self._require_forward()
+        dy = self._check_dout(dout, self.compute_output_shape(self._cache))
+        self.set_grads()
+        return np.pad(dy, self._spatial(self.cropping))
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping, "data_format": self.data_format}

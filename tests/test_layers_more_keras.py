@@ -1,0 +1,213 @@
+"""The layers of issue 20 (Deliver 2) against Keras and against centred finite differences.
+
+Each Keras comparison runs the NumPy layer and its Keras twin (``to_keras``) with the same weights on
+the same input and upstream gradient (``course_utils.compare.compare_with_keras``) on random
+configurations drawn from the test's seeded ``rng``, and asserts the output, dL/dx and every weight
+gradient with ``report.assert_close()``: 1e-7 relative in float64 on TensorFlow, the float32
+tolerance (1e-5 relative to each quantity's scale) on JAX and PyTorch. The finite-difference checks
+compare the backward pass with centred differences (h = 1e-5) in float64 to 1e-6.
+"""
+import numpy as np
+import pytest
+
+from course_utils import nn
+from course_utils.compare import compare_with_keras
+from course_utils.gradcheck import check_layer_gradients
+
+keras = pytest.importorskip("keras")
+
+RTOL_NUMERIC = 1e-6   # analytic vs centred differences (h = 1e-5), float64
+
+
+def _away_from(x, points, gap=1e-3):
+    """x with every value within ``gap`` of one of ``points`` moved off it (kinks: no tie, no
+    finite difference across a corner)."""
+    x = np.array(x)
+    for p in points:
+        near = np.abs(x - p) < gap
+        x[near] = p + 2 * gap * np.sign(x[near] - p + 1e-12)
+    return x
+
+
+def _check(layer, x, what):
+    """Keras agrees (output, dx, weight gradients) and centred differences agree with the backward."""
+    report = compare_with_keras(layer, x, title=what)
+    report.assert_close()
+    errors = check_layer_gradients(layer, np.array(x, dtype=np.float64))
+    assert max(errors.values()) < RTOL_NUMERIC, f"{what}: finite differences {errors}"
+    return report
+
+
+# ------------------------------------------------------------------------------ activations
+def test_relu_options_match_keras(rng):
+    for _ in range(12):
+        config = dict(max_value=None if rng.random() < 0.4 else float(rng.choice([6.0, rng.uniform(0.5, 2)])),
+                      negative_slope=0.0 if rng.random() < 0.3 else float(rng.uniform(0.05, 0.5)),
+                      threshold=0.0 if rng.random() < 0.5 else float(rng.uniform(0.1, 1.0)))
+        x = rng.normal(scale=2, size=(int(rng.integers(1, 4)), int(rng.integers(1, 6)), 3))
+        kinks = [0.0, config["threshold"]] + ([config["max_value"]] if config["max_value"] else [])
+        _check(nn.ReLU(**config), _away_from(x, kinks), f"ReLU{config}")
+
+
+def test_relu_refuses_negative_arguments():
+    for arg in ("max_value", "negative_slope", "threshold"):
+        with pytest.raises(ValueError, match=f"{arg}.*Received: {arg}=-1"):
+            nn.ReLU(**{arg: -1})
+
+
+@pytest.mark.parametrize("axis", [-1, 1, [1, 2], (-2, -1)])
+def test_softmax_axis_matches_keras(rng, axis):
+    _check(nn.Softmax(axis=axis), rng.normal(size=(2, 3, 4)), f"Softmax(axis={axis})")
+
+
+def test_softmax_refuses_an_axis_out_of_range(rng):
+    with pytest.raises(ValueError, match="axis=3 is out of bounds for an input of rank 3"):
+        nn.Softmax(axis=3).forward(rng.normal(size=(2, 3, 4)))
+
+
+# ------------------------------------------------------------------------------ pooling
+@pytest.mark.parametrize("cls", ["GlobalAveragePooling1D", "GlobalMaxPooling1D"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pooling_1d_matches_keras(rng, cls, data_format, keepdims):
+    layer = getattr(nn, cls)(data_format=data_format, keepdims=keepdims)
+    x = rng.normal(size=(int(rng.integers(1, 4)), int(rng.integers(1, 7)), int(rng.integers(1, 4))))
+    _check(layer, x, f"{cls}({data_format}, keepdims={keepdims})")
+    expected = tuple(np.delete(x.shape, layer.steps_axis)) if not keepdims else \
+        tuple(1 if i == layer.steps_axis else d for i, d in enumerate(x.shape))
+    assert layer.forward(x).shape == expected
+
+
+def test_average_pooling_1d_matches_keras(rng):
+    for _ in range(10):
+        pool = int(rng.integers(1, 5))
+        strides = None if rng.random() < 0.3 else int(rng.integers(1, 4))
+        padding = str(rng.choice(["valid", "same"]))
+        x = rng.normal(size=(int(rng.integers(1, 3)), int(rng.integers(pool, pool + 7)), int(rng.integers(1, 4))))
+        _check(nn.AveragePooling1D(pool, strides=strides, padding=padding), x,
+               f"AveragePooling1D({pool}, {strides}, {padding}) on {x.shape}")
+
+
+# ------------------------------------------------------------------------------ reshaping
+def test_repeat_vector_and_permute_match_keras(rng):
+    _check(nn.RepeatVector(int(rng.integers(1, 5))), rng.normal(size=(3, 4)), "RepeatVector")
+    for dims in [(2, 1), (3, 1, 2), (1, 3, 2), (2, 3, 1)]:
+        x = rng.normal(size=(2,) + tuple(int(rng.integers(1, 5)) for _ in dims))
+        _check(nn.Permute(dims), x, f"Permute{dims}")
+
+
+def test_permute_and_repeat_vector_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="must be consecutive and start from 1"):
+        nn.Permute((0, 1))
+    with pytest.raises(ValueError, match="Received: n=0"):
+        nn.RepeatVector(0)
+    with pytest.raises(ValueError, match="rank 3"):
+        nn.Permute((2, 1)).forward(np.zeros((2, 3, 4, 5)))
+
+
+def _pairs(rng):
+    """An int, (symmetric_h, symmetric_w) or ((top, bottom), (left, right)), as Keras accepts."""
+    kind = int(rng.integers(3))
+    if kind == 0:
+        return int(rng.integers(0, 3))
+    if kind == 1:
+        return (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+    return tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(2))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_zero_padding_and_cropping_2d_match_keras(rng, data_format):
+    for _ in range(6):
+        x = rng.normal(size=(2, int(rng.integers(5, 8)), int(rng.integers(5, 8)), 3))
+        if data_format == "channels_first":
+            x = x.transpose(0, 3, 1, 2)
+        _check(nn.ZeroPadding2D(_pairs(rng), data_format=data_format), x, "ZeroPadding2D")
+        _check(nn.Cropping2D(_pairs(rng), data_format=data_format), x, "Cropping2D")
+
+
+def test_cropping_2d_refuses_cropping_everything():
+    with pytest.raises(ValueError, match="leaves nothing of axis 1"):
+        nn.Cropping2D(((2, 2), (0, 0))).forward(np.zeros((1, 4, 4, 1)))
+
+
+# ------------------------------------------------------------------------------ normalization
+@pytest.mark.parametrize("axis", [-1, 1, [1, 2]])
+def test_unit_normalization_matches_keras(rng, axis):
+    _check(nn.UnitNormalization(axis=axis), rng.normal(size=(3, 4, 5)), f"UnitNormalization(axis={axis})")
+
+
+def test_unit_normalization_of_zero_is_zero():
+    """1/||x|| is capped at 1e12 (Keras's epsilon): a zero vector stays zero, its gradient 1e12 dy."""
+    layer = nn.UnitNormalization()
+    assert np.all(layer.forward(np.zeros((2, 3))) == 0)
+    assert np.allclose(layer.backward(np.ones((2, 3))), 1e12)
+
+
+# ------------------------------------------------------------------------------ merging: Dot
+def _dot_models(shape1, shape2, axes, normalize):
+    a, b = nn.Input(shape=shape1), nn.Input(shape=shape2)
+    return nn.Model([a, b], nn.Dot(axes=axes, normalize=normalize)([a, b]))
+
+
+@pytest.mark.parametrize("shape1, shape2, axes", [
+    ((5,), (5,), 1), ((5,), (5,), -1), ((3, 5), (4, 5), 2), ((3, 5), (5, 4), (2, 1)), ((5,), (3, 5), (1, 2)),
+    ((3, 5), (5,), (2, 1)), ((2, 3, 4), (4, 3), (3, 1)), ((3, 4), (2, 3, 5), (1, 2))])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_dot_matches_keras(rng, shape1, shape2, axes, normalize):
+    model = _dot_models(shape1, shape2, axes, normalize)
+    x = [rng.normal(size=(3,) + shape1), rng.normal(size=(3,) + shape2)]
+    compare_with_keras(model, x, title=f"Dot(axes={axes}, normalize={normalize})").assert_close()
+    keras_layer = keras.layers.Dot(axes=axes, normalize=normalize)
+    assert model.layers[-1].compute_output_shape([(3,) + shape1, (3,) + shape2]) == \
+        tuple(keras_layer.compute_output_shape([(3,) + shape1, (3,) + shape2]))
+
+
+def test_dot_backward_matches_finite_differences(rng):
+    from course_utils.gradcheck import numerical_gradient
+    for normalize in (False, True):
+        layer = nn.Dot(axes=(2, 1), normalize=normalize)
+        x1, x2 = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 4, 5))
+        dy = rng.normal(size=layer.forward([x1, x2]).shape)
+        dx1, dx2 = layer.backward(dy)
+        for x, dx in ((x1, dx1), (x2, dx2)):
+            numeric = numerical_gradient(lambda: np.sum(layer.forward([x1, x2]) * dy), x)
+            assert np.max(np.abs(dx - numeric)) < RTOL_NUMERIC * max(1.0, np.max(np.abs(numeric)))
+
+
+def test_dot_refuses_mismatched_axes():
+    with pytest.raises(ValueError, match="Incompatible input shapes: axis values 4"):
+        nn.Dot(axes=1).forward([np.zeros((2, 4)), np.zeros((2, 5))])
+
+
+# ------------------------------------------------------------------------------ preprocessing
+def test_rescaling_matches_keras(rng):
+    _check(nn.Rescaling(1 / 255), rng.uniform(0, 255, size=(2, 4, 4, 3)), "Rescaling(1/255)")
+    _check(nn.Rescaling(2.0, offset=-1.0), rng.normal(size=(3, 5)), "Rescaling(2, -1)")
+    _check(nn.Rescaling([0.5, 2.0, 3.0], offset=[1.0, 0.0, -1.0]), rng.normal(size=(2, 4, 3)), "per channel")
+    uint8 = nn.Rescaling(1 / 255).forward(np.array([[0, 255]], dtype=np.uint8))
+    assert uint8.dtype == np.float64 and np.allclose(uint8, [[0, 1]])
+
+
+@pytest.mark.parametrize("axis", [-1, None, (1, 2), 1])
+@pytest.mark.parametrize("invert", [False, True])
+def test_normalization_adapted_statistics_convert_from_keras(rng, axis, invert):
+    data = rng.normal(loc=3, scale=2, size=(20, 3, 4))
+    keras_layer = keras.layers.Normalization(axis=axis, invert=invert, dtype="float64")
+    keras_layer.adapt(data)
+    twin = nn.from_keras(keras_layer)
+    x = rng.normal(size=(2, 3, 4))
+    np.testing.assert_allclose(twin.forward(x), keras.ops.convert_to_numpy(keras_layer(x)), rtol=1e-12)
+    compare_with_keras(keras_layer, x, title=f"Normalization(axis={axis}, invert={invert})").assert_close()
+    mine = nn.Normalization(axis=axis, invert=invert)
+    mine.adapt(data)
+    np.testing.assert_allclose(mine.mean, keras.ops.convert_to_numpy(keras_layer.adapt_mean), rtol=1e-12)
+    np.testing.assert_allclose(mine.variance, keras.ops.convert_to_numpy(keras_layer.adapt_variance), rtol=1e-12)
+    errors = check_layer_gradients(mine, x)
+    assert max(errors.values()) < RTOL_NUMERIC, errors
+
+
+def test_normalization_with_given_mean_and_variance_matches_keras(rng):
+    for mean, variance, axis in [(2.0, 4.0, -1), ([1.0, 2.0, 3.0], [1.0, 0.5, 4.0], -1),
+                                 ([[1.0, 2.0, 3.0, 4.0]] * 3, [[1.0, 2.0, 3.0, 4.0]] * 3, (1, 2))]:
+        _check(nn.Normalization(axis=axis, mean=mean, variance=variance), rng.normal(size=(2, 3, 4))
+               if axis != -1 or np.ndim(mean) == 0 else rng.normal(size=(2, 5, 3)), f"Normalization({mean})")
