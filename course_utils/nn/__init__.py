@@ -16,8 +16,8 @@ from .convert import from_keras, to_keras
 from .layers import (GRU, LSTM, Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate,
                      Conv1D, Conv2D, Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D,
                      GlobalMaxPooling2D, Input, InputLayer, LayerNormalization, LeakyReLU, MaxPooling1D,
-                     MaxPooling2D, MultiHeadAttention, Multiply, Reshape, SimpleRNN, Subtract, TimeDistributed,
-                     UpSampling2D, positional_encoding)
+                     MaxPooling2D, MultiHeadAttention, Multiply, Reshape, RMSNormalization, SimpleRNN, Subtract,
+                     TimeDistributed, UpSampling2D, positional_encoding)
 from .layers import (AveragePooling1D, Cropping2D, Dot, GlobalAveragePooling1D, GlobalMaxPooling1D, Normalization,
                      Permute, ReLU, RepeatVector, Rescaling, Softmax, UnitNormalization, ZeroPadding2D)
 from .losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, MeanAbsoluteError,

@@ -296,12 +296,48 @@ class SparseCategoricalCrossentropy(Loss):
     name = "sparse_categorical_crossentropy"
     keras_class = "SparseCategoricalCrossentropy"
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits=False, ignore_class=None):
         self.from_logits = bool(from_logits)
+        if ignore_class is not None and (isinstance(ignore_class, bool) or not float(ignore_class).is_integer()):
+            raise ValueError(f"`ignore_class` must be an integer class id (e.g. -1 for padding) or None. "
+                             f"Received: ignore_class={ignore_class!r}")
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
         self._dense = CategoricalCrossentropy(from_logits=True)
 
     def get_config(self):
-        return {"from_logits": self.from_logits}
+        config = {"from_logits": self.from_logits}
+        if self.ignore_class is not None:
+            config["ignore_class"] = self.ignore_class
+        return config
+
+    def _ignoring(self, y_true, y_pred, sample_weight):
+        """ignore_class as Keras: the ignored labels become class 0 and their predictions 0, their losses
+        are masked out, and the mean runs over the other labels only (mask weight total / valid, 0 when
+        none is valid)."""
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        valid = y_true != self.ignore_class
+        y_true = np.where(valid, y_true, 0)
+        if valid.ndim == y_pred.ndim:           # labels with a trailing 1
+            valid = valid[..., 0]
+        y_pred = np.where(valid[..., None], y_pred, 0.0)
+        n_valid = int(valid.sum())
+        if getattr(self, "reduction", "sum_over_batch_size") in ("mean", "sum_over_batch_size"):
+            mask_weight = np.where(valid, valid.size / n_valid if n_valid else 0.0, 0.0)
+        else:
+            mask_weight = valid.astype(np.float64)
+        if sample_weight is not None:
+            mask_weight = mask_weight * _sample_weight(sample_weight, valid.shape, np.float64)
+        return y_true, y_pred, mask_weight
+
+    def loss(self, y_true, y_pred, sample_weight=None):
+        if self.ignore_class is not None:
+            y_true, y_pred, sample_weight = self._ignoring(y_true, y_pred, sample_weight)
+        return super().loss(y_true, y_pred, sample_weight)
+
+    def gradient(self, y_true, y_pred, sample_weight=None):
+        if self.ignore_class is not None:
+            y_true, y_pred, sample_weight = self._ignoring(y_true, y_pred, sample_weight)
+        return super().gradient(y_true, y_pred, sample_weight)
 
     def one_hot(self, y_true, y_pred):
         y_pred = np.asarray(y_pred)

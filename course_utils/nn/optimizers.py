@@ -8,6 +8,7 @@ batches follow the same trajectory (checked in tests/test_trajectory.py).
 from __future__ import annotations
 
 import numbers
+import re
 import sys
 
 import numpy as np
@@ -78,6 +79,31 @@ class Optimizer:
         self.clipnorm, self.clipvalue, self.global_clipnorm = (_check_clip(k, v) for k, v in clips.items())
         self.iterations = 0
         self._slots: dict[int, dict[str, np.ndarray]] = {}
+        self._exclude_ids, self._exclude_pattern = set(), None
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Keep some weights out of the weight decay, as Keras's method of the same name: the arrays in
+        ``var_list`` (by identity), and every weight whose name contains one of the strings of
+        ``var_names`` (a regular expression search, as Keras's; e.g. ``["bias", "scale", "gamma"]``).
+        Weights are named by ``apply_gradients(..., names=...)``: Keras's variable names, the short
+        ones (``"kernel"``, ``"bias"``, ``"scale"``). Call it before the first step, as Keras requires."""
+        if self.iterations:
+            raise ValueError("`exclude_from_weight_decay()` can only be configured before the optimizer is built "
+                             "(before its first step). Create a new optimizer and call it first.")
+        self._exclude_ids = {id(v) for v in (var_list or [])}
+        names = [str(n) for n in (var_names or [])]
+        self._exclude_pattern = re.compile("|".join(sorted(set(names)))) if names else None
+
+    def _use_weight_decay(self, weight, name=None):
+        if id(weight) in self._exclude_ids:
+            return False
+        if self._exclude_pattern is not None:
+            if name is None:
+                raise ValueError("exclude_from_weight_decay(var_names=...) needs the weights' names: call "
+                                 "apply_gradients(grads_and_vars, names=[...]) with one name per weight "
+                                 "(Keras's short variable names: 'kernel', 'bias', 'scale', ...).")
+            return self._exclude_pattern.search(name) is None
+        return True
 
     def _slot(self, weight, name):
         slots = self._slots.setdefault(id(weight), {})
@@ -109,9 +135,14 @@ class Optimizer:
             return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         return grads
 
-    def apply_gradients(self, grads_and_vars):
-        """Update each weight in place from its gradient; one step (``iterations`` += 1)."""
+    def apply_gradients(self, grads_and_vars, names=None):
+        """Update each weight in place from its gradient; one step (``iterations`` += 1). ``names``:
+        one name per weight, read by ``exclude_from_weight_decay(var_names=...)`` only."""
         pairs = list(grads_and_vars)
+        names = [None] * len(pairs) if names is None else list(names)
+        if len(names) != len(pairs):
+            raise ValueError(f"apply_gradients received {len(pairs)} (gradient, weight) pairs and {len(names)} "
+                             f"names; pass one name per weight, or no names.")
         grads = []
         for grad, weight in pairs:
             grad = np.asarray(grad)
@@ -124,9 +155,10 @@ class Optimizer:
         grads = self.clip_gradients(grads)
         lr = self.current_learning_rate()
         if self.weight_decay:
-            for weight in (w for _, w in pairs):
-                # decoupled weight decay, applied to every weight before the updates (Keras's order)
-                weight -= weight * as_keras_float32(self.weight_decay) * lr
+            for weight, name in ((w, n) for (_, w), n in zip(pairs, names)):
+                # decoupled weight decay, applied before the updates (Keras's order), except where excluded
+                if self._use_weight_decay(weight, name):
+                    weight -= weight * as_keras_float32(self.weight_decay) * lr
         for grad, (_, weight) in zip(grads, pairs):
             self.update_step(grad, weight, lr)
         self.iterations += 1

@@ -5,7 +5,7 @@ from .attention import MultiHeadAttention, positional_encoding
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose
 from .core import Dense, Embedding, Input, InputLayer
 from .merging import Add, Average, Concatenate, Dot, Multiply, Subtract
-from .normalization import BatchNormalization, LayerNormalization, UnitNormalization
+from .normalization import BatchNormalization, LayerNormalization, RMSNormalization, UnitNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .preprocessing import Normalization, Rescaling

@@ -365,3 +365,83 @@ class UnitNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """Root-mean-square normalization (Zhang & Sennrich, 2019), as ``keras.layers.RMSNormalization``.
+
+    Like LayerNormalization without the centring and without a shift: each example is divided by the
+    root mean square of its values over ``axis`` and multiplied by a learned ``scale`` (Keras's only
+    weight, ones at first, of shape ``tuple(input_shape[a] for a in axis)``). The pre-norm blocks of
+    LLaMA-style transformers use it.
+
+    Shapes: x ``(N, ...)`` -> y of the same shape.
+
+    Forward, over the M values of ``axis`` of each example (Keras's default epsilon: 1e-6):
+        r = 1 / sqrt(mean(x^2) + epsilon),      y = x * r * scale
+    Backward, with g = dy * scale:
+        dscale = sum over the other axes of dy * x * r
+        dx     = r * g - r^3 * x * mean(g * x)          (the mean over ``axis``)
+    """
+
+    keras_class = "RMSNormalization"
+    input_spec = InputSpec(min_ndim=2, dtype="compute")
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if not axis or any(not isinstance(a, (int, np.integer)) or isinstance(a, bool) for a in axis):
+                raise TypeError(f"RMSNormalization expected an int or a non-empty list of ints for `axis`. "
+                                f"Received: axis={axis!r}")
+            axis = sorted(int(a) for a in axis)        # Keras sorts a list of axes
+            if min(axis) < 0 <= max(axis):
+                raise ValueError(f"The NumPy RMSNormalization takes a list of axes that are all negative or all "
+                                 f"non-negative (Keras orders a mixed list differently). Received: axis={axis!r}")
+        elif not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError(f"RMSNormalization expected an int or a list of ints for `axis`. Received: axis={axis!r}")
+        else:
+            axis = int(axis)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.number)) or not epsilon >= 0:
+            raise ValueError(f"RMSNormalization expected a number >= 0 for `epsilon`. Received: epsilon={epsilon!r}")
+        self.axis = axis
+        self.epsilon = float(epsilon)
+        self.scale = None
+        self._cache = None
+
+    def build(self, input_shape):
+        input_shape = self._shape_of_min_rank(input_shape, 2, "expected input of rank >= 2 (a batch dimension first)")
+        ndim = len(input_shape)
+        axes = [_check_axis(a, ndim, self.name) for a in (self.axis if isinstance(self.axis, list) else [self.axis])]
+        if 0 in axes:
+            raise ValueError(f"The NumPy RMSNormalization normalizes within each example; axis 0 (the batch) cannot "
+                             f"be one of its axes. Received: axis={self.axis!r}")
+        if any(input_shape[a] is None for a in axes):
+            raise ValueError(f"Layer '{self.name}' needs known sizes on axis {self.axis}, received input shape "
+                             f"{shape_str(input_shape)}.")
+        self.add_weight("scale", tuple(input_shape[a] for a in axes), "ones")
+        self._norm_axes = tuple(axes)
+        self._other_axes = tuple(i for i in range(ndim) if i not in axes)
+        self._weight_shape = tuple(input_shape[i] if i in axes else 1 for i in range(ndim))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        if x.ndim != len(self._weight_shape) or any(x.shape[a] != self._weight_shape[a] for a in self._norm_axes):
+            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
+                             f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")
+        r = 1.0 / np.sqrt(np.mean(np.square(x), axis=self._norm_axes, keepdims=True) + x.dtype.type(self.epsilon))
+        self._cache = (x, r)
+        return x * r * self.scale.reshape(self._weight_shape)
+
+    def backward(self, dout):
+        self._require_forward()
+        x, r = self._cache
+        dy = self._check_dout(dout, x.shape)
+        g = dy * self.scale.reshape(self._weight_shape)
+        self.set_grads(scale=np.sum(dy * x * r, axis=self._other_axes).reshape(self.scale.shape))
+        return r * g - r ** 3 * x * np.mean(g * x, axis=self._norm_axes, keepdims=True)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
