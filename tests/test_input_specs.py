@@ -130,3 +130,85 @@ def test_layer_refuses_what_keras_refuses(rng, case):
         _call(keras_layer, [keras.ops.convert_to_tensor(a) for a in arrays], style)
     with pytest.raises(ValueError, match=layer.name):
         _call(layer, arrays, style)
+
+
+# ----------------------------------------------------------------- constructor arguments (issue 20, point 7)
+# A value for each required constructor argument of the layers (by Keras's argument name).
+_REQUIRED = dict(units=2, filters=2, kernel_size=2, input_dim=3, output_dim=2, num_heads=2, key_dim=3, rate=0.1,
+                 activation="relu", target_shape=(2,), pool_size=2, n=2, dims=(1,), axes=1, scale=1.0,
+                 shape=(2,), size=2, padding=1, cropping=1, depth_multiplier=1)
+
+
+def _keras_arguments(keras_cls):
+    """The documented constructor arguments of ``keras_cls`` (its signature, and keras.layers.Layer's:
+    ``activity_regularizer``, ``autocast``, ...), with their defaults."""
+    import inspect
+    arguments = {}
+    for init in (keras_cls.__init__, keras.layers.Layer.__init__):
+        for name, p in inspect.signature(init).parameters.items():
+            if name not in ("self", "args", "kwargs") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                arguments.setdefault(name, p.default)
+    return arguments
+
+
+def _required(name, keras_arguments):
+    required = {"shape": (2,)} if name == "InputLayer" else {}
+    for arg, default in keras_arguments.items():
+        if default is not inspect_empty():
+            continue
+        if arg == "layer":
+            required[arg] = nn.Dense(2)
+        else:
+            assert arg in _REQUIRED, f"add a value for {name}'s required argument `{arg}` to _REQUIRED"
+            required[arg] = _REQUIRED[arg]
+    return required
+
+
+def inspect_empty():
+    import inspect
+    return inspect.Parameter.empty
+
+
+def _twins():
+    from course_utils.nn.base import LAYER_REGISTRY
+    return sorted((name, cls) for name, cls in LAYER_REGISTRY.items() if hasattr(keras.layers, name))
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _twins()])
+def test_every_keras_argument_is_taken_or_refused_clearly(name):
+    """Each argument of the installed Keras's constructor is either an argument of the NumPy layer, or is
+    refused at construction with a ValueError naming it and the value supported; Keras's default passes."""
+    from course_utils.nn.base import LAYER_REGISTRY, _init_params
+    cls = LAYER_REGISTRY[name]
+    keras_arguments = _keras_arguments(getattr(keras.layers, name))
+    required = _required(name, keras_arguments)
+    ours = _init_params(cls)
+    for arg, default in keras_arguments.items():
+        if arg in ours or arg in required:
+            continue
+        odd_value = ("not", "a", "default")     # a value no Keras argument defaults to
+        with pytest.raises(ValueError, match=rf"`?{arg}`?.*{arg}=\('not'"):
+            cls(**required, **{arg: odd_value})
+        if default is not inspect_empty():
+            cls(**required, **{arg: default})    # Keras's default computes what the NumPy layer computes
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nn.BatchNormalization(renorm=True), r"`renorm`.*renorm=True.*renorm=False only"),
+    (lambda: nn.MultiHeadAttention(2, 3, use_gate=True), r"`use_gate`.*use_gate=True.*use_gate=False only"),
+    (lambda: nn.MultiHeadAttention(2, 3, sliding_window=4), r"`sliding_window`.*sliding_window=4.*=None only"),
+    (lambda: nn.LayerNormalization(rms_scaling=True), r"rms_scaling=True"),
+    (lambda: nn.LSTM(3, recurrent_regularizer="l2"), r"`recurrent_regularizer`.*recurrent kernel"),
+    (lambda: nn.Dense(3, kernel_constraint="non_neg"), r"`kernel_constraint`"),
+    (lambda: nn.Dense(3, no_such_argument=1), r"Unrecognized keyword arguments passed to Dense.*no_such_argument"),
+], ids=["renorm", "use_gate", "sliding_window", "rms_scaling", "lstm-regularizer", "constraint", "unknown"])
+def test_unsupported_constructor_argument_is_a_clear_value_error(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_keras_defaults_of_unsupported_arguments_pass():
+    layer = nn.BatchNormalization(renorm=False, renorm_clipping=None, renorm_momentum=0.99, synchronized=False)
+    assert layer.get_config()["axis"] == -1
+    nn.MultiHeadAttention(2, 3, use_gate=False, sliding_window=None, flash_attention=None)
+    nn.Dense(2, activity_regularizer=None, kernel_constraint=None, lora_rank=None)

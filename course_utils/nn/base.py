@@ -59,6 +59,18 @@ def _init_params(cls):
     return params
 
 
+def _same_value(value, default):
+    """``value`` is ``default`` (None, a bool, a number, a string; True is not 1 here)."""
+    if value is default:
+        return True
+    if isinstance(value, bool) or isinstance(default, bool) or default is None:
+        return False
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
 def _unique_name(prefix):
     counter = _name_counters.setdefault(prefix, itertools.count())
     n = next(counter)
@@ -164,6 +176,15 @@ class Layer:
 
     keras_class: str | None = None
     input_spec: InputSpec | None = None   # None: the layer's forward checks its inputs itself
+    # Keras constructor arguments the NumPy layer does not implement: name -> (the values it accepts, all
+    # computing what it computes - Keras's default first -, what the argument does). Merged along the MRO;
+    # any other value is refused at construction by ``_refuse_keras_arguments``.
+    keras_arguments_not_supported = {
+        "activity_regularizer": ((None,), "a penalty on the layer's output"),
+        "autocast": ((True, False), "mixed-precision casting"),
+        "input_shape": ((None,), "an input shape given to a layer; start the model with nn.Input(shape=...)"),
+        "input_dim": ((None,), "an input size given to a layer; start the model with nn.Input(shape=...)"),
+    }
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -173,7 +194,8 @@ class Layer:
         if cls.input_spec is not None and forward is not None and not hasattr(forward, "checks_input_spec"):
             cls.forward = _checks_input_spec(forward)
 
-    def __init__(self, name=None, trainable=True, dtype=None):
+    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
+        self._refuse_keras_arguments(kwargs)   # Keras's arguments this layer does not implement
         self.name = name or _unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self._dtype = np.dtype(dtype) if dtype is not None else None
@@ -181,6 +203,25 @@ class Layer:
         self.input_shape = None
         self._slots: list[WeightSlot] = []
         self._grads: list[np.ndarray] = []   # set by backward through set_grads
+
+    @classmethod
+    def _refuse_keras_arguments(cls, arguments):
+        """A clear ValueError for a constructor argument the NumPy layer does not implement (named, with the
+        value it supports), or that Keras does not have either (Keras's "Unrecognized keyword arguments");
+        a Keras argument at a value that computes the same thing (its default) passes."""
+        known = {}
+        for klass in reversed(cls.__mro__):
+            known.update(klass.__dict__.get("keras_arguments_not_supported", {}))
+        for key, value in arguments.items():
+            if key not in known:
+                raise ValueError(f"Unrecognized keyword arguments passed to {cls.__name__}: {{{key!r}: {value!r}}}. "
+                                 f"The NumPy {cls.__name__} takes: {', '.join(sorted(_init_params(cls)))}.")
+            accepted, what = known[key]
+            if not any(_same_value(value, a) for a in accepted):
+                allowed = " or ".join(f"{key}={a!r}" for a in accepted)
+                raise ValueError(f"The NumPy {cls.__name__} does not support `{key}` ({what}); received "
+                                 f"{key}={value!r}. It supports {allowed} only. Leave `{key}` out, or use "
+                                 f"keras.layers.{cls.keras_class or cls.__name__} itself for it.")
 
     # ----------------------------------------------------------------- building
     def build(self, input_shape):
@@ -514,6 +555,10 @@ class KernelAndBias:
     """
 
     activation = ActivationAttribute()   # assignable after construction: a name, None or an Activation
+    keras_arguments_not_supported = {
+        "kernel_constraint": ((None,), "a constraint Keras's optimizer applies to the kernel after each step"),
+        "bias_constraint": ((None,), "a constraint Keras's optimizer applies to the bias after each step"),
+    }
 
     def _kernel_and_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
                                  kernel_regularizer, bias_regularizer):

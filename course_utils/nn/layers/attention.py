@@ -134,6 +134,13 @@ class MultiHeadAttention(Layer):
     """
 
     keras_class = "MultiHeadAttention"
+    keras_arguments_not_supported = {
+        "use_gate": ((False,), "a sigmoid gate on the attention output, Keras >= 3.14"),
+        "sliding_window": ((None,), "local attention within a window of positions, Keras >= 3.14"),
+        "flash_attention": ((None, False, True), "Keras's choice of kernel; the same numbers"),
+        "kernel_constraint": ((None,), "a constraint Keras's optimizer applies to the kernels after each step"),
+        "bias_constraint": ((None,), "a constraint Keras's optimizer applies to the biases after each step"),
+    }
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",

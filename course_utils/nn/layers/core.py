@@ -32,6 +32,10 @@ class Dense(KernelAndBias, Layer):
 
     keras_class = "Dense"
     input_spec = InputSpec(min_ndim=2)
+    keras_arguments_not_supported = {
+        "lora_rank": ((None,), "LoRA fine-tuning"), "lora_alpha": ((None,), "LoRA fine-tuning"),
+        "quantization_config": ((None,), "quantization"),
+    }
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -111,6 +115,13 @@ class Embedding(Layer):
     """
 
     keras_class = "Embedding"
+    keras_arguments_not_supported = {
+        "embeddings_regularizer": ((None,), "a penalty on the embeddings"),
+        "embeddings_constraint": ((None,), "a constraint Keras's optimizer applies after each step"),
+        "weights": ((None,), "initial embeddings; call set_weights([embeddings]) after building instead"),
+        "lora_rank": ((None,), "LoRA fine-tuning"), "lora_alpha": ((None,), "LoRA fine-tuning"),
+        "quantization_config": ((None,), "quantization"),
+    }
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False, **kwargs):
         super().__init__(**kwargs)
@@ -192,6 +203,10 @@ class InputLayer(Layer):
     """The layer behind ``Input``: no computation, it only declares the input's shape."""
 
     keras_class = "InputLayer"
+    keras_arguments_not_supported = {
+        "sparse": ((None, False), "sparse tensors"), "ragged": ((None, False), "ragged tensors"),
+        "optional": ((False,), "an input that may be None"), "input_tensor": ((None,), "an existing tensor"),
+    }
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
         super().__init__(name=name or _unique_name("input_layer"), **kwargs)

@@ -55,6 +55,14 @@ class BatchNormalization(Layer):
     """
 
     keras_class = "BatchNormalization"
+    keras_arguments_not_supported = {
+        "renorm": ((False,), "batch renormalization; the NumPy layer does plain batch normalization"),
+        "renorm_clipping": ((None,), "batch renormalization's clipping"),
+        "renorm_momentum": ((0.99,), "batch renormalization's momentum, unused without renorm"),
+        "synchronized": ((False, True), "statistics synchronized across devices: one device here"),
+        "beta_constraint": ((None,), "a constraint Keras's optimizer applies to beta after each step"),
+        "gamma_constraint": ((None,), "a constraint Keras's optimizer applies to gamma after each step"),
+    }
     input_spec = InputSpec(min_ndim=2, dtype="compute")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -201,6 +209,10 @@ class LayerNormalization(Layer):
     """
 
     keras_class = "LayerNormalization"
+    keras_arguments_not_supported = {
+        "beta_constraint": ((None,), "a constraint Keras's optimizer applies to beta after each step"),
+        "gamma_constraint": ((None,), "a constraint Keras's optimizer applies to gamma after each step"),
+    }
     input_spec = InputSpec(min_ndim=2, dtype="compute")
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",

@@ -82,6 +82,11 @@ class _Recurrent(Layer):
     the unpacking of ``dout`` in ``backward`` and the Keras config. Not used on its own."""
 
     state_names: tuple = ("h",)     # LSTM: ("h", "c")
+    keras_arguments_not_supported = {
+        f"{weight}_{option}": ((None,), f"a {'penalty on' if option == 'regularizer' else 'constraint on'} the {what}")
+        for weight, what in (("kernel", "kernel"), ("recurrent", "recurrent kernel"), ("bias", "bias"))
+        for option in ("regularizer", "constraint")
+    }
     # assignable after construction (a name, None or an Activation), as the Keras attributes
     activation = ActivationAttribute()
     n_gates: int = 1                # columns of kernel = n_gates * units
