@@ -291,8 +291,6 @@ def test_bad_arguments_give_clear_errors():
         nn.LSTM(3, dropout=0.2)
     with pytest.raises(ValueError, match=r"stateful=True"):
         nn.GRU(3, stateful=True)
-    with pytest.raises(ValueError, match=r"mask_zero=True"):
-        nn.Embedding(5, 2, mask_zero=True)
     with pytest.raises(TypeError, match="wraps a course_utils.nn layer"):
         nn.TimeDistributed(keras.layers.Dense(2))
     k_lstm = keras.layers.LSTM(3, recurrent_dropout=0.1)

@@ -346,14 +346,16 @@ def test_bad_activation_assignment_is_refused():
 
 # ------------------------------------------------------------------- masks, __call__
 @pytest.mark.parametrize("cls", [nn.SimpleRNN, nn.LSTM, nn.GRU])
-def test_recurrent_mask_is_refused_clearly(cls, rng):
+def test_recurrent_mask_of_ones_is_no_mask(cls, rng):
+    # masks are used since issue 20 (tests/test_keras_io_graphs.py compares masked layers with Keras)
     layer = cls(3)
     x = rng.normal(size=(2, 4, 2))
     mask = np.ones((2, 4), dtype=bool)
     for call in (lambda: layer.forward(x, mask=mask), lambda: layer(x, mask=mask)):
-        with pytest.raises(ValueError, match="do not propagate masks.*sequences of equal length"):
-            call()
+        np.testing.assert_array_equal(call(), layer.forward(x))
     np.testing.assert_array_equal(layer(x, mask=None), layer.forward(x))
+    with pytest.raises(ValueError, match=r"expects a mask of shape \(batch, timesteps\) = \(2, 4\)"):
+        layer(x, mask=np.ones((2, 3), dtype=bool))
 
 
 def test_call_passes_keyword_arguments_on(rng):

@@ -41,7 +41,7 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
     """
     keras = import_keras_quietly()
     from ..nn import to_keras
-    x = _as_inputs(x, dtype)
+    x = _as_inputs(_dict_as_list(x, model), dtype)
     states = None if initial_state is None else [np.asarray(s, dtype=dtype) for s in _as_list(initial_state)]
     twin = _twin(model, x, dtype, keras, states)
     keras_dtype = keras_compute_dtype(dtype)
@@ -66,6 +66,19 @@ def compare_with_keras(model, x, dout=None, dtype="float64", training=False, see
     rows = _rows(twin, outs, dx, x, result)
     return ComparisonReport(rows, device_name, narrower(keras_dtype, result.dtype), title=title or getattr(twin, "name", ""),
                             backend=keras.backend.backend())
+
+
+def _dict_as_list(x, model):
+    """x given as {input name: array} (a model with a dict of keras.Input) as a list in the order
+    of the model's inputs (Keras's ``model.inputs``, the twin's too)."""
+    if not isinstance(x, dict):
+        return x
+    inputs = getattr(model, "inputs", None) or []
+    names = [getattr(getattr(t, "_keras_history", None), "operation", t).name for t in inputs]
+    if sorted(names) != sorted(x):
+        raise ValueError(f"compare_with_keras was given x with keys {sorted(x)}; the model's inputs are "
+                         f"{names}. Pass one array per input, by name.")
+    return [x[name] for name in names]
 
 
 def _as_inputs(x, dtype):
@@ -119,8 +132,10 @@ def _rows(twin, outs, dx, x, result):
         if isinstance(x, list):
             rows += [Row(f"dx[{i}]", np.asarray(d), kd) for i, (d, kd) in enumerate(zip(dx, result.dx))
                      if d is not None]
-        else:
-            rows.append(Row("dx", np.asarray(dx), result.dx))
+        else:  # one array for a model whose inputs are a one-element list (keras.Model(m.inputs, ...))
+            dx = dx[0] if isinstance(dx, (list, tuple)) and len(dx) == 1 else dx
+            kdx = result.dx[0] if isinstance(result.dx, (list, tuple)) and len(result.dx) == 1 else result.dx
+            rows.append(Row("dx", np.asarray(dx), kdx))
     for i, (d, kd) in enumerate(zip(getattr(twin, "dinitial_state", []) if result.dstates else [], result.dstates)):
         rows.append(Row(f"d initial_state[{i}]", np.asarray(d), kd))
     grads = list(twin.grads)

@@ -46,8 +46,11 @@ def from_keras(keras_obj, dtype="float64"):
     if isinstance(keras_obj, keras.Model) and hasattr(keras_obj, "_nodes_by_depth"):
         return _functional_from_keras(keras_obj, dtype)
     if isinstance(keras_obj, keras.Model):
-        raise TypeError(f"from_keras supports keras.Sequential models and single layers; received a "
-                        f"functional or subclassed model '{keras_obj.name}'. Convert its layers one by one.")
+        cls = type(keras_obj)
+        raise TypeError(f"from_keras converts keras.Sequential, functional keras.Model and single layers; "
+                        f"received the subclassed model '{keras_obj.name}' ({cls.__module__}.{cls.__qualname__}), "
+                        f"whose call() is Python code that cannot be converted in general. Write it as a "
+                        f"functional keras.Model(inputs, outputs) of standard layers, or convert its layers one by one.")
     if not isinstance(keras_obj, keras.layers.Layer):
         raise TypeError(f"from_keras expects a Keras layer or keras.Sequential, received {type(keras_obj).__name__}.")
     return _layer_from_keras(keras_obj, dtype)
@@ -75,9 +78,8 @@ def _layer_from_keras(keras_obj, dtype):
     config (``Layer.from_keras_config``), its weights copied when the Keras layer has some."""
     class_name = type(keras_obj).__name__
     cls = LAYER_REGISTRY.get(class_name)
-    if cls is None:
-        raise ValueError(f"There is no NumPy twin of keras.layers.{class_name}. "
-                         f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}.")
+    if cls is None or not type(keras_obj).__module__.startswith("keras."):
+        raise _no_twin(keras_obj)
     config = keras_obj.get_config()
     for key in cls.keras_attributes_missing_from_config:  # not in every Keras version's config
         config.setdefault(key, getattr(keras_obj, key))
@@ -106,6 +108,23 @@ def _layer_from_keras(keras_obj, dtype):
         if input_shape is not None:  # else the weightless twin builds on its first call
             twin.build(input_shape)
     return twin
+
+
+def _no_twin(keras_obj):
+    """The refusal for a Keras layer without a NumPy twin: Keras's own layer by its keras.layers
+    name; a Lambda or a user-defined class by its real module path, with what to do instead."""
+    cls = type(keras_obj)
+    twins = f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}."
+    if cls.__name__ == "Lambda" and cls.__module__.startswith("keras."):
+        return ValueError(f"Layer '{keras_obj.name}' is a keras.layers.Lambda: its Python function cannot be "
+                          f"converted to NumPy in general. Write it as standard Keras layers (or keras.ops "
+                          f"arithmetic such as x + y, keras.ops.relu(x)) and convert that. {twins}")
+    if not cls.__module__.startswith("keras."):
+        return ValueError(f"Layer '{keras_obj.name}' is an instance of the user-defined class "
+                          f"{cls.__module__}.{cls.__qualname__}: its call() is Python code that cannot be converted "
+                          f"to NumPy in general. Write it as standard Keras layers (and keras.ops arithmetic) and "
+                          f"convert that model. {twins}")
+    return ValueError(f"There is no NumPy twin of keras.layers.{cls.__name__}. {twins}")
 
 
 def _copy_model_trainable(source, target):
@@ -222,7 +241,11 @@ def to_keras(twin, dtype=None):
 def _functional_from_keras(keras_model, dtype):
     """Rebuild a Keras functional model's graph with NumPy twins: walk Keras's own nodes
     (``_nodes_by_depth``, deepest first) and replay each call - its tensors and its constant
-    arguments (``training=``, masks, ``use_causal_mask=``) - on the twin of its layer."""
+    arguments (``training=``, masks, ``use_causal_mask=``) - on the twin of its layer (one twin
+    per layer, so a layer called several times stays one shared layer) or of its operation
+    (``x + y``, ``keras.ops.relu(x)``: ``nn.ops.OpNode``)."""
+    import keras
+
     tensors = {}  # id(KerasTensor) -> SymbolicTensor
     for kt in keras_model.inputs:
         layer = kt._keras_history.operation
@@ -233,25 +256,103 @@ def _functional_from_keras(keras_model, dtype):
             if node.is_input:
                 continue
             op = node.operation
-            if op in twins:
-                raise ValueError(f"Layer '{op.name}' is called more than once in the Keras model; the NumPy "
-                                 f"Model runs each layer once per forward (use a separate layer per call).")
-            twins[op] = from_keras(op, dtype=dtype)
+            if id(op) not in twins and isinstance(op, keras.layers.Layer):
+                twins[id(op)] = from_keras(op, dtype=dtype)
 
             def symbolic(x):
-                return tensors[id(x)] if hasattr(x, "_keras_history") else x
+                return _replayed(x, tensors) if hasattr(x, "_keras_history") else x
             args, kwargs = node.arguments.convert(symbolic)
-            accepted = inspect.signature(twins[op].forward).parameters
-            # Keras records the mask Layer.__call__ passes along (mask=None): not an argument of the twin
-            kwargs = {k: v for k, v in kwargs.items() if v is not None or k in accepted}
-            out = twins[op](*args, **kwargs)
+            if isinstance(op, keras.layers.Layer):
+                kwargs.update(_padding_masks(op, node, tensors))
+                out = _replay_layer_call(twins[id(op)], args, kwargs)
+            else:
+                out = _op_twin(op, node)(*args)
             for kt, t in zip(node.outputs, out if isinstance(out, list) else [out]):
                 assert isinstance(t, SymbolicTensor)
                 tensors[id(kt)] = t
+    return _functional_model(keras_model, tensors)
+
+
+def _replayed(kt, tensors):
+    """The symbolic twin of a Keras tensor; a mask Keras computed beside the graph (Embedding's
+    ``not_equal(x, 0)``, attached to its output, not a node of the model) is replayed from its
+    operations first."""
+    import keras
+
+    if id(kt) not in tensors:
+        node = kt._keras_history.operation._inbound_nodes[kt._keras_history.node_index]
+        args = [(_replayed(a, tensors) if hasattr(a, "_keras_history") else a) for a in node.arguments.args]
+        if isinstance(node.operation, keras.layers.Layer) or node.arguments.kwargs:
+            raise ValueError(f"The Keras tensor {kt.name} comes from outside the model's graph "
+                             f"({node.operation.name}); it cannot be converted.")
+        tensors[id(kt)] = _op_twin(node.operation, node)(*args)
+    return tensors[id(kt)]
+
+
+def _padding_masks(keras_layer, node, tensors):
+    """The masks Keras's MultiHeadAttention takes from its inputs at run time (query_mask, value_mask,
+    key_mask: not recorded in the graph), as symbolic tensors for its twin's call."""
+    if type(keras_layer).__name__ != "MultiHeadAttention":
+        return {}
+    bound = dict(zip(("query", "value", "key"), node.arguments.args))
+    bound.update({k: v for k, v in node.arguments.kwargs.items() if k in ("query", "value", "key")})
+    masks = {}
+    for name, kt in bound.items():
+        mask = getattr(kt, "_keras_mask", None)
+        if mask is not None and node.arguments.kwargs.get(f"{name}_mask") is None:
+            masks[f"{name}_mask"] = _replayed(mask, tensors)
+    return masks
+
+
+def _is_none(value):
+    """None, or a structure of Nones (Keras records mask=[None, None] for a call with several inputs)."""
+    if isinstance(value, (list, tuple)):
+        return all(_is_none(v) for v in value)
+    if isinstance(value, dict):
+        return all(_is_none(v) for v in value.values())
+    return value is None
+
+
+def _replay_layer_call(twin, args, kwargs):
+    """``twin(*args, **kwargs)`` on symbolic tensors; the mask Keras passed along (``mask=None``,
+    or a tensor for a layer that uses it) goes to the twin when its forward takes one."""
+    accepted = inspect.signature(twin.forward).parameters
+    kwargs = {k: (None if _is_none(v) else v) for k, v in kwargs.items() if not _is_none(v) or k in accepted}
+    refused = [k for k in kwargs if k not in accepted and k != "mask"]
+    if "mask" in kwargs and "mask" not in accepted:
+        raise ValueError(f"Keras passes a mask to layer '{twin.name}' ({type(twin).__name__}) in this model "
+                         f"(from Embedding(mask_zero=True), Masking or a layer's compute_mask), but the NumPy "
+                         f"{type(twin).__name__} does not use masks, so it would compute something else than "
+                         f"Keras. Masks reach the NumPy SimpleRNN, LSTM, GRU and MultiHeadAttention; pad "
+                         f"sequences of equal length without a mask for the others.")
+    if refused:
+        raise ValueError(f"Layer '{twin.name}' is called with {', '.join(refused)} in the Keras model; the NumPy "
+                         f"{type(twin).__name__}'s forward takes {', '.join(accepted)}.")
+    return twin(*args, **kwargs)
+
+
+def _op_twin(op, node):
+    """The NumPy twin of one call of a keras.ops operation (``nn.ops.OpNode``), or a clear refusal."""
+    from .ops import OPS, OpNode, refuse_operation
+    name = type(op).__name__
+    if name not in OPS:
+        raise refuse_operation(op)
+    if node.arguments.kwargs:
+        raise ValueError(f"The Keras operation '{op.name}' ({name}) is called with the keyword arguments "
+                         f"{sorted(node.arguments.kwargs)}; the NumPy OpNode takes positional ones. "
+                         f"Write it with a Keras layer instead.")
+    config = op.get_config() if hasattr(op, "get_config") else {}
+    tensor_args = [hasattr(a, "_keras_history") for a in node.arguments.args]
+    return OpNode(name, config, tensor_args, output_shape=tuple(node.outputs[0].shape), name=op.name)
+
+
+def _functional_model(keras_model, tensors):
+    """The NumPy Model over the replayed graph; several inputs (a list or a dict of keras.Input) give
+    a model with a list of inputs, in the order of Keras's ``model.inputs``."""
     inputs = [tensors[id(t)] for t in keras_model.inputs]
     outputs = [tensors[id(t)] for t in keras_model.outputs]
-    multi_in = isinstance(keras_model._inputs_struct, (list, tuple))
-    multi_out = isinstance(keras_model._outputs_struct, (list, tuple))
+    multi_in = isinstance(keras_model._inputs_struct, (list, tuple, dict))
+    multi_out = isinstance(keras_model._outputs_struct, (list, tuple, dict))
     model = Model(inputs if multi_in else inputs[0], outputs if multi_out else outputs[0], name=keras_model.name)
     model.set_weights(keras_model.get_weights())
     return model
@@ -262,16 +363,22 @@ def _functional_to_keras(twin, dtype=None):
     import keras
 
     dtype = str(np.dtype(dtype or _weights_dtype(twin)))
-    tensors = {}
+    from .ops import OpNode
+
+    tensors, layers = {}, {}  # one Keras layer per NumPy layer: a shared layer stays shared
     for t in twin.inputs:
         tensors[id(t)] = keras.Input(batch_shape=t.shape, dtype=dtype, name=t.name)
     for node in twin._nodes:
         if node.is_input:
             continue
-        layer = to_keras(node.layer, dtype=dtype)
         arguments = {name: _fill_in(value, lambda t: tensors[id(t)]) for name, value in node.arguments.items()}
-        first = next(iter(node.signature.parameters))  # the main input goes positionally (Keras's
-        out = layer(arguments.pop(first), **arguments)  # name for it may differ), the rest by name
+        if isinstance(node.layer, OpNode):
+            out = node.layer.keras_call(*arguments["args"])
+        else:
+            if id(node.layer) not in layers:
+                layers[id(node.layer)] = to_keras(node.layer, dtype=dtype)
+            first = next(iter(node.signature.parameters))  # the main input goes positionally (Keras's
+            out = layers[id(node.layer)](arguments.pop(first), **arguments)  # name may differ), the rest by name
         for t, kt in zip(node.outputs, out if isinstance(out, (list, tuple)) else [out]):
             tensors[id(t)] = kt
     inputs = [tensors[id(t)] for t in twin.inputs]

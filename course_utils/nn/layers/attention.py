@@ -304,12 +304,31 @@ class MultiHeadAttention(Layer):
         return None if mask is None else mask[:, None]           # (N or 1, 1, T, S): the heads axis
 
     def forward(self, query, value, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+                return_attention_scores=False, training=False, query_mask=None, value_mask=None, key_mask=None):
         """query (N, T, D_q), value (N, S, D_v), key (N, S, D_k) or None -> output (N, T, O), and the
-        attention scores (N, h, T, S) too when ``return_attention_scores``."""
+        attention scores (N, h, T, S) too when ``return_attention_scores``. ``query_mask`` (N, T),
+        ``value_mask``/``key_mask`` (N, S): the padding masks Keras takes from its inputs (Embedding's
+        mask_zero, Masking), combined as Keras's _compute_attention_mask: q[:, :, None] & v[:, None, :]."""
+        attention_mask = self._padding_mask(attention_mask, query_mask, value_mask, key_mask)
         with one_blas_thread():  # small products: one BLAS thread is faster (see nn.threads)
             return self._forward(query, value, key, attention_mask, use_causal_mask, return_attention_scores,
                                  training)
+
+    @staticmethod
+    def _padding_mask(attention_mask, query_mask, value_mask, key_mask):
+        """attention_mask AND the padding masks (Keras's _compute_attention_mask), or as it was."""
+        auto = None
+        for padding, axis in ((query_mask, -1), (value_mask, -2), (key_mask, -2)):
+            if padding is not None:
+                padding = np.expand_dims(np.asarray(padding).astype(bool), axis)
+                auto = padding if auto is None else auto & padding
+        if auto is None:
+            return attention_mask
+        return auto if attention_mask is None else np.asarray(attention_mask).astype(bool) & auto
+
+    def compute_mask(self, inputs, mask=None):
+        """The output's mask: the query's (Keras sets it on the attention output)."""
+        return mask
 
     def __call__(self, *args, **kwargs):
         """``forward`` on arrays; on symbolic tensors (``nn.Input``) a node of a functional ``nn.Model``."""

@@ -111,7 +111,8 @@ class Embedding(Layer):
                returns None (Keras likewise gives no gradient for the indices).
 
     Floating-point arrays holding whole numbers are accepted (Keras casts them to int32).
-    ``mask_zero=True`` (padding masks for the layers after it) is not supported by the NumPy layers.
+    ``mask_zero=True``: index 0 is padding; ``compute_mask(x)`` is ``x != 0``, which a functional
+    Model or Sequential passes on to the layers after it, as Keras does (``course_utils.nn.symbolic``).
     """
 
     keras_class = "Embedding"
@@ -131,11 +132,7 @@ class Embedding(Layer):
         # Keras's "uniform" is RandomUniform(-0.05, 0.05)
         self.embeddings_initializer = initializers.random_uniform if embeddings_initializer == "uniform" \
             else initializers.get(embeddings_initializer)
-        if mask_zero:
-            raise ValueError("The NumPy layers do not propagate masks, so Embedding(mask_zero=True) would "
-                             "make the next layers compute something else than Keras; received mask_zero=True. "
-                             "Use mask_zero=False (sequences of equal length need no mask).")
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)   # index 0 is padding: compute_mask gives x != 0, as Keras
         self._cache = None
 
     def build(self, input_shape):
@@ -197,6 +194,43 @@ class Embedding(Layer):
 
 
 # -------- InputLayer and Input -------------------------------------------------------------------
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal ``mask_value``, as ``keras.layers.Masking``.
+
+    Shapes: x ``(N, T, ...)`` -> y the same. No weights.
+    Forward:   m = any(x != mask_value, axis=-1);  y = x where m, else 0
+    Backward:  dx = dy where m, else 0.  ``compute_mask(x)`` is m (N, T), for the layers after it.
+    """
+
+    keras_class = "Masking"
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+        self._cache = None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, x, mask=None):
+        return np.any(np.asarray(x) != self.mask_value, axis=-1)
+
+    def forward(self, x, training=False):
+        x = self._as_input(x, min_ndim=2)
+        self._ensure_built(x)
+        keep = self.compute_mask(x)[..., None]
+        self._cache = keep
+        return np.where(keep, x, 0.0).astype(x.dtype)
+
+    def backward(self, dout):
+        self._require_forward()
+        self.set_grads()
+        return np.where(self._cache, dout, 0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 class InputLayer(Layer):

@@ -43,7 +43,7 @@ import contextlib
 import numpy as np
 
 from .. import activations, initializers
-from ..base import LAYER_REGISTRY, ActivationAttribute, InputSpec, Layer, positive_int, refuse_mask, shape_str
+from ..base import LAYER_REGISTRY, ActivationAttribute, InputSpec, Layer, positive_int, shape_str
 from ..threads import one_blas_thread
 
 
@@ -209,10 +209,11 @@ class _Recurrent(Layer):
 
     def _outputs(self, hs, states):
         """Keras's outputs from the stacked hidden states ``hs`` (T + 1, N, u) (hs[0] = h_0)."""
+        seen = getattr(self, "_seen", None)   # with a mask: zeros before the first unmasked step
         if self.return_sequences:
-            output = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+            output = np.ascontiguousarray((hs[1:] if seen is None else hs[1:] * seen).transpose(1, 0, 2))
         else:
-            output = hs[-1].copy()
+            output = hs[-1].copy() if seen is None else hs[-1] * seen[-1]
         if self.return_state:
             return [output] + [s.copy() for s in states]
         return output
@@ -244,11 +245,13 @@ class _Recurrent(Layer):
         finals = [d.copy() for d in checked[1:]] or [np.zeros((N, u), dtype=dtype)]
         while len(finals) < len(self.state_names):
             finals.append(np.zeros((N, u), dtype=dtype))
+        seen = getattr(self, "_seen", None)
         if self.return_sequences:
             dh_seq = np.ascontiguousarray(checked[0].transpose(1, 0, 2))
+            dh_seq = dh_seq if seen is None else dh_seq * seen
         else:
             dh_seq = None
-            finals[0] = finals[0] + checked[0]  # the output is h_T
+            finals[0] = finals[0] + (checked[0] if seen is None else checked[0] * seen[-1])  # the output is h_T
         return dh_seq, finals
 
     def _input_grads(self, xs, da):
@@ -280,9 +283,11 @@ class _Recurrent(Layer):
     def forward(self, x, initial_state=None, training=False, mask=None):
         """x (N, T, F) and optionally initial_state (a list of (N, units) arrays: [h_0], LSTM
         [h_0, c_0]) -> the output (a list [output, h_T(, c_T)] with return_state).
-        ``training`` changes nothing (these layers have no dropout); a ``mask`` is refused (the
-        NumPy layers do not propagate masks: use sequences of equal length)."""
-        refuse_mask(self, mask)
+        ``training`` changes nothing (these layers have no dropout). ``mask`` (N, T) booleans (from
+        ``Embedding(mask_zero=True)`` or ``Masking``), as Keras: at a masked step the states stay
+        (h_t = h_{t-1}, c_t = c_{t-1}) and the output repeats the previous one (zeros before the
+        first unmasked step, as Keras on TensorFlow)."""
+        self._step_mask, self._seen = self._time_mask(mask, x)
         with _loop_numerics():
             return self._forward(x, initial_state)
 
@@ -293,6 +298,37 @@ class _Recurrent(Layer):
         self._require_forward()
         with _loop_numerics():
             return self._backward(dout)
+
+    def _time_mask(self, mask, x):
+        """(step mask, seen) time-major (T, N, 1) in processing order: whether step t counts, and
+        whether any step up to t did (the output is zero before that); (None, None) without a mask."""
+        if mask is None:
+            return None, None
+        mask = np.asarray(mask).astype(bool)
+        if mask.shape != np.shape(x)[:2]:
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects a mask of shape (batch, timesteps) = "
+                             f"{shape_str(np.shape(x)[:2])}, received shape {shape_str(mask.shape)}.")
+        steps = mask.T[::-1] if self.go_backwards else mask.T
+        steps = np.ascontiguousarray(steps)[..., None]
+        return steps, np.logical_or.accumulate(steps, axis=0)
+
+    def _carry(self, t, new, old):
+        """A masked step keeps the state: ``new`` <- ``old`` where step t is masked."""
+        if getattr(self, "_step_mask", None) is not None:
+            np.copyto(new, old, where=~self._step_mask[t])
+
+    def _through_step(self, t, *ds):
+        """Each state gradient split into the part through step t's cell and the part that skips a
+        masked step (to the previous state unchanged): ([d * m_t], [d * (1 - m_t)])."""
+        if getattr(self, "_step_mask", None) is None:
+            return list(ds), [0.0] * len(ds)
+        m = self._step_mask[t]
+        return [d * m for d in ds], [d * ~m for d in ds]
+
+    def argument_gradients(self):
+        """The gradients of the call's other tensor arguments (a functional Model reads them):
+        ``initial_state``'s, of the last backward."""
+        return {"initial_state": self.dinitial_state}
 
     # -------------------------------------------------------------------- config
     def get_config(self):
@@ -351,6 +387,7 @@ class SimpleRNN(_Recurrent):
         for t in range(T):
             a[t] += hs[t] @ U                         # a_t = x_t W + h_{t-1} U + b
             _activate(self.activation, a[t], hs[t + 1])   # h_t = f(a_t)
+            self._carry(t, hs[t + 1], hs[t])
         self._cache = (xs, a, hs)
         return self._outputs(hs, [hs[-1]])
 
@@ -367,8 +404,9 @@ class SimpleRNN(_Recurrent):
             if dh_seq is not None:
                 dh = dh + dh_seq[t]                   # dL/dh_t: from the output at t and from step t+1
             dhs[t] = dh
+            (dh,), (skip,) = self._through_step(t, dh)
             da[t] = self.activation.backward(a[t], hs[t + 1], dh)   # da_t = f'(a_t) * dh_t
-            dh = da[t] @ U_T                          # dh_{t-1} = da_t U^T
+            dh = da[t] @ U_T + skip                   # dh_{t-1} = da_t U^T
         if self.use_bias:
             self.dbias = da.sum(axis=(0, 1))          # db = sum over t and n of da_t
         self.drecurrent_kernel = self._summed_outer(hs[:-1], da)   # dU = sum_t h_{t-1}^T da_t
@@ -451,6 +489,8 @@ class LSTM(_Recurrent):
             c += i * g
             _activate(f, c, f_cs[t])
             np.multiply(o, f_cs[t], out=hs[t + 1])    # h_t = o * f(c_t)
+            self._carry(t, hs[t + 1], hs[t])
+            self._carry(t, c, cs[t])
         self._cache = (xs, a, gates, hs, cs, f_cs)
         return self._outputs(hs, [hs[-1], cs[-1]])
 
@@ -471,6 +511,7 @@ class LSTM(_Recurrent):
             if dh_seq is not None:
                 dh = dh + dh_seq[t]
             dhs[t] = dh
+            (dh, dc), (skip_h, skip_c) = self._through_step(t, dh, dc)
             gate = gates[t]
             i, phi, g, o = gate[:, :u], gate[:, u:2 * u], gate[:, 2 * u:3 * u], gate[:, 3 * u:]
             do = dgates[:, 3 * u:]
@@ -485,8 +526,8 @@ class LSTM(_Recurrent):
             else:
                 for block, act in ((slice(0, 2 * u), sigma), (slice(2 * u, 3 * u), f), (slice(3 * u, 4 * u), sigma)):
                     da[t][:, block] = act.backward(a[t][:, block], gate[:, block], dgates[:, block])
-            dc = dc * phi                                          # dc_{t-1} = dc * φ
-            dh = da[t] @ U_T                                       # dh_{t-1} = da_t U^T
+            dc = dc * phi + skip_c                                 # dc_{t-1} = dc * φ
+            dh = da[t] @ U_T + skip_h                              # dh_{t-1} = da_t U^T
         if self.use_bias:
             self.dbias = da.sum(axis=(0, 1))
         self.drecurrent_kernel = self._summed_outer(hs[:-1], da)   # dU = sum_t h_{t-1}^T da_t
@@ -587,6 +628,7 @@ class GRU(_Recurrent):
             hh = _activate(f, a_t[:, 2 * u:], act_t[:, 2 * u:])     # hh = f(a_h)
             z = act_t[:, :u]
             hs[t + 1] = z * h_prev + (1 - z) * hh                   # h_t = z h_{t-1} + (1 - z) hh
+            self._carry(t, hs[t + 1], h_prev)
         self._cache = (xs, a, acts, hs, memo)
         return self._outputs(hs, [hs[-1]])
 
@@ -607,12 +649,13 @@ class GRU(_Recurrent):
             if dh_seq is not None:
                 dh = dh + dh_seq[t]
             dhs[t] = dh
+            (dh,), (skip,) = self._through_step(t, dh)
             h_prev = hs[t]
             z, r, hh = acts[t][:, :u], acts[t][:, u:2 * u], acts[t][:, 2 * u:]
             dz = dh * (h_prev - hh)                                  # dz = dh (h_{t-1} - hh)
             da_h = f.backward(a[t][:, 2 * u:], hh, dh * (1 - z))     # da_h = f'(a_h) dh (1 - z)
             da[t][:, 2 * u:] = da_h
-            dh_prev = dh * z                                         # the direct path z * h_{t-1}
+            dh_prev = dh * z + skip                                  # the direct path z * h_{t-1}
             if self.reset_after:
                 dr = da_h * memo[t]                                  # dr = da_h * m_h
                 dm[t][:, 2 * u:] = da_h * r                          # dm_h = da_h * r

@@ -24,8 +24,9 @@ import collections
 
 import numpy as np
 
+
 from ..base import _unique_name, shape_str
-from ..symbolic import SymbolicTensor
+from ..symbolic import SymbolicTensor, _flatten
 from .model import BaseModel
 
 
@@ -75,16 +76,79 @@ def map_graph(inputs, outputs):
             raise ValueError(f"The output does not depend on input '{t.name}' {shape_str(t.shape)}: every "
                              f"input of a Model must feed its outputs. Remove it from inputs=, or "
                              f"connect it to the graph.")
-    calls = collections.Counter(node.layer for node in ordered)
-    shared = [layer.name for layer, n in calls.items() if n > 1]
-    if shared:
-        raise ValueError(f"Layer(s) {shared} are called more than once in this graph. The NumPy Model "
-                         f"runs each layer once per forward (a layer keeps one forward cache for its "
-                         f"backward); use a separate layer for each call.")
     nodes = sorted(ordered, key=lambda node: -depth[node])  # stable: traversal order within a depth
     layers = sorted(layer_index, key=lambda layer: (-depth[next(n for n in ordered if n.layer is layer)],
                                                     layer_index[layer]))
     return nodes, layers
+
+
+def _layer_tree(layer):
+    """``layer`` and every layer it holds (a wrapper's layer, a nested model's layers), each once."""
+    found, stack = {}, [layer]
+    while stack:
+        item = stack.pop()
+        if id(item) not in found:
+            found[id(item)] = item
+            stack.extend(item._sublayers())
+    return list(found.values())
+
+
+def _snapshot(layer):
+    """What a shared layer's forward left behind (its and its sublayers' attributes, shallow), so
+    that the backward of each of its calls runs on that call's own forward cache."""
+    return [(item, dict(vars(item))) for item in _layer_tree(layer)]
+
+
+def _restore(snapshot):
+    for item, saved in snapshot:
+        vars(item).update(saved)
+
+
+def _sum_grads(total, layer):
+    """Add this call's weight gradients (of ``layer`` and its sublayers) into ``total``."""
+    for item in _layer_tree(layer):
+        grads = [np.asarray(g) for g in vars(item).get("_grads", [])]
+        if id(item) in total and grads:
+            grads = [a + b for a, b in zip(total[id(item)][1], grads)]
+        if grads or id(item) not in total:
+            total[id(item)] = (item, grads)
+
+
+def _is_mask_argument(name):
+    return name == "mask" or name.endswith("_mask")   # booleans (attention_mask, query_mask): no gradient
+
+
+def _input_gradients(node, dxs):
+    """One gradient per input tensor of the call (``node.input_tensors``' order), from what the
+    layer's backward returned: one per input tensor; or one per tensor that is not a mask (merge
+    layers, MultiHeadAttention: [dquery, dvalue(, dkey)]); or the gradient of its first tensor
+    argument and the other arguments' from ``layer.argument_gradients()`` (a recurrent layer's
+    ``initial_state``). A mask gets none."""
+    if isinstance(dxs, (list, tuple)) and len(dxs) == len(node.input_tensors):
+        return list(dxs)
+    arguments = [(name, _flatten(value)) for name, value in node.arguments.items() if _flatten(value)]
+    n_values = sum(len(tensors) for name, tensors in arguments if not _is_mask_argument(name))
+    if isinstance(dxs, (list, tuple)) and len(dxs) >= n_values and all(d is None for d in dxs[n_values:]):
+        given = iter(dxs[:n_values])
+        return [None if _is_mask_argument(name) else next(given) for name, tensors in arguments for _ in tensors]
+    extra = getattr(node.layer, "argument_gradients", dict)()
+    grads = []
+    for i, (name, tensors) in enumerate(arguments):
+        if i == 0:
+            given = list(dxs) if isinstance(dxs, (list, tuple)) else [dxs]
+        elif _is_mask_argument(name):
+            given = [None] * len(tensors)
+        elif name in extra:
+            given = list(extra[name]) if isinstance(extra[name], (list, tuple)) else [extra[name]]
+        else:
+            raise RuntimeError(f"Layer '{node.layer.name}' ({type(node.layer).__name__}) was called with the "
+                               f"tensor argument {name}=, but its backward gives no gradient for it; the "
+                               f"NumPy Model cannot backpropagate through it. Pass it as a constant array.")
+        if len(given) != len(tensors):
+            raise RuntimeError(f"Layer '{node.layer.name}' backward returned {len(given)} gradients for "
+                               f"the {len(tensors)} tensors of its argument {name}=.")
+        grads += given
+    return grads
 
 
 class Model(BaseModel):
@@ -118,6 +182,9 @@ class Model(BaseModel):
                 raise TypeError(f"Model outputs must be symbolic tensors (the result of calling layers on "
                                 f"nn.Input tensors), received {type(t).__name__}.")
         self._nodes, self.layers = map_graph(self.inputs, self.outputs)
+        calls = collections.Counter(node.layer for node in self._nodes if not node.is_input)
+        self._shared = {layer for layer, n in calls.items() if n > 1}   # called several times
+        self._call_caches = {}
         self.input_shape = self.inputs[0].shape if not self._multi_input else [t.shape for t in self.inputs]
         self.output_shape = self.outputs[0].shape if not self._multi_output else [t.shape for t in self.outputs]
         self.built = True
@@ -130,7 +197,13 @@ class Model(BaseModel):
 
     # ----------------------------------------------------------- forward/backward
     def _check_inputs(self, x):
-        xs = list(x) if self._multi_input and isinstance(x, (list, tuple)) else [x]
+        if isinstance(x, dict):  # {input name: array}, as Keras takes a dict of keras.Input
+            missing = [t.name for t in self.inputs if t.name not in x]
+            if missing or len(x) != len(self.inputs):
+                raise ValueError(f"Model '{self.name}' was passed a dict with keys {sorted(x)}; it expects one "
+                                 f"array for each of its inputs {[t.name for t in self.inputs]} (missing: {missing}).")
+            x = [x[t.name] for t in self.inputs]
+        xs = list(x) if (self._multi_input or len(self.inputs) > 1) and isinstance(x, (list, tuple)) else [x]
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} input(s) "
                              f"({', '.join(t.name for t in self.inputs)}), received {len(xs)}.")
@@ -149,10 +222,13 @@ class Model(BaseModel):
         ``model(x, training=...)`` (fit/evaluate/predict pass it); ``None`` keeps a
         ``training=`` fixed when a layer was called in the graph, else inference."""
         values = {id(t): value for t, value in zip(self.inputs, self._check_inputs(x))}
+        self._call_caches = {}  # node -> its shared layer's forward cache
         for node in self._nodes:
             if node.is_input:
                 continue
             out = node.call(values, training)
+            if node.layer in self._shared:
+                self._call_caches[node] = _snapshot(node.layer)
             for t, value in zip(node.outputs, out if len(node.outputs) > 1 else [out]):
                 values[id(t)] = value
         self._values_shapes = {key: np.shape(value) for key, value in values.items()}
@@ -165,7 +241,7 @@ class Model(BaseModel):
         if not hasattr(self, "_values_shapes"):
             raise RuntimeError(f"Model '{self.name}': call forward() before backward().")
         douts = list(dout) if self._multi_output else [dout]
-        grads = {}
+        grads, shared_grads = {}, {}
         for t, d in zip(self.outputs, douts):
             grads[id(t)] = grads.get(id(t), 0) + np.asarray(d)
         for node in reversed(self._nodes):
@@ -175,19 +251,19 @@ class Model(BaseModel):
             if all(d is None for d in dys):
                 continue
             dys = [np.zeros(self._values_shapes[id(t)]) if d is None else d for t, d in zip(node.outputs, dys)]
+            if node in self._call_caches:
+                _restore(self._call_caches[node])   # this call's forward cache
             if from_logits and node.layer is self.layers[-1]:
                 dxs = node.layer.backward_from_logits(dys[0])
             else:
                 dxs = node.layer.backward(dys if len(dys) > 1 else dys[0])
-            if len(node.input_tensors) == 1 and not isinstance(dxs, list):
-                dxs = [dxs]
-            dxs = list(dxs)
-            if len(dxs) != len(node.input_tensors):
-                raise RuntimeError(f"Layer '{node.layer.name}' backward returned {len(dxs)} gradients for "
-                                   f"{len(node.input_tensors)} input tensors.")
-            for t, dx in zip(node.input_tensors, dxs):
+            if node.layer in self._shared:
+                _sum_grads(shared_grads, node.layer)   # a shared layer's weights: summed over its calls
+            for t, dx in zip(node.input_tensors, _input_gradients(node, dxs)):
                 if dx is not None:  # None: an integer input (Embedding) has no gradient
                     grads[id(t)] = grads[id(t)] + dx if id(t) in grads else dx
+        for item, summed in shared_grads.values():
+            item._grads = summed
         dxs = [grads.get(id(t)) for t in self.inputs]
         return dxs if self._multi_input else dxs[0]
 

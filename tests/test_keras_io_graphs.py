@@ -1,0 +1,187 @@
+"""Functional graphs shaped like the keras.io examples, converted with ``nn.from_keras`` and compared
+with Keras through ``compare_with_keras`` (issue 20): a seq2seq encoder-decoder whose decoder LSTM
+takes the encoder's states as ``initial_state``, siamese networks (one layer, or one model, called
+on two inputs: shared weights), ``keras.ops`` arithmetic between layers, masks from
+``Embedding(mask_zero=True)`` and ``Masking``, a dict of inputs, a nested model with several inputs.
+
+Tolerance: ``report.assert_close()`` with no argument, the backend's rule (course_utils.compare.report):
+1e-7 relative to each quantity's scale in float64 on TensorFlow, 1e-5 in float32 on JAX and torch.
+Every test compares output, dx and every weight gradient with Keras's own numbers.
+"""
+import numpy as np
+import pytest
+
+import course_utils.nn as nn
+from course_utils.compare import compare_with_keras
+
+keras = pytest.importorskip("keras")
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    keras.utils.set_random_seed(20)
+
+
+def _compare(model, x, **kwargs):
+    report = compare_with_keras(model, x, **kwargs)
+    report.assert_close()   # the backend's tolerance: 1e-7 float64 on TensorFlow, 1e-5 float32 elsewhere
+    return report
+
+
+# -------------------------------------------------------------- 1. initial_state tensors
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_seq2seq_decoder_gets_the_encoder_states_as_initial_state(cell, rng):
+    """keras.io's seq2seq: the decoder starts from the encoder's final states. The batch size equals
+    the number of tensors of the decoder's call (x and its states), where a single dx split along the
+    batch axis used to pass as the list of per-tensor gradients (relative error 1)."""
+    n_states = 2 if cell == "LSTM" else 1
+    layer = getattr(keras.layers, cell)
+    encoder_in, decoder_in = keras.Input((5, 3)), keras.Input((4, 2))
+    _, *states = layer(6, return_state=True)(encoder_in)
+    decoded = layer(6, return_sequences=True)(decoder_in, initial_state=states)
+    model = keras.Model([encoder_in, decoder_in], keras.layers.Dense(2)(decoded))
+    batch = 1 + n_states
+    report = _compare(model, [rng.normal(size=(batch, 5, 3)), rng.normal(size=(batch, 4, 2))])
+    assert {"dx[0]", "dx[1]"} <= {row.quantity for row in report.rows}
+    assert np.abs(report["dx[0]"].numpy).max() > 0   # the encoder's input gets its gradient through the states
+
+
+# -------------------------------------------------------------- 2. keras.ops arithmetic
+OPS_GRAPHS = {
+    "residual x + f(x), x * c, relu": lambda x, h: keras.ops.relu(h + x) * 2.0 - x / 3.0,
+    "sigmoid, tanh, exp, negative": lambda x, h: keras.ops.sigmoid(h) * keras.ops.tanh(x) + keras.ops.exp(-h),
+    "gelu, square, sqrt, divide by a tensor": lambda x, h: keras.ops.gelu(h) + keras.ops.sqrt(
+        keras.ops.square(x) + 1.0) / (keras.ops.square(h) + 2.0),
+    "softmax over an axis, matmul, transpose": lambda x, h: keras.ops.matmul(
+        keras.ops.softmax(keras.ops.reshape(h, (-1, 2, 2)), axis=1),
+        keras.ops.transpose(keras.ops.reshape(x, (-1, 2, 2)), (0, 2, 1))),
+    "broadcast bias, expand_dims, squeeze, mean": lambda x, h: keras.ops.mean(
+        keras.ops.squeeze(keras.ops.expand_dims(h * x + keras.ops.ones((4,)), 1), 1), axis=-1, keepdims=True),
+}
+
+
+@pytest.mark.parametrize("name", list(OPS_GRAPHS))
+def test_keras_ops_arithmetic_between_layers(name, rng):
+    x = keras.Input((4,))
+    h = keras.layers.Dense(4, bias_initializer="random_normal")(x)
+    model = keras.Model(x, OPS_GRAPHS[name](x, h))
+    twin = nn.from_keras(model)
+    assert any(type(layer).__name__ == "OpNode" for layer in twin.layers)
+    _compare(model, rng.normal(size=(3, 4)))
+
+
+def test_an_operation_without_a_twin_is_refused_by_name():
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.ops.sin(keras.layers.Dense(4)(x)))
+    with pytest.raises(ValueError, match=r"operation keras\.src\.ops\.numpy\.Sin .*keras\.ops\.sin.*"
+                                         r"Write it with a Keras layer instead: keras\.layers\.Activation"):
+        nn.from_keras(model)
+
+
+# -------------------------------------------------------------- 3. masks
+TOKENS = np.array([[3, 1, 4, 0, 0], [0, 2, 7, 1, 8], [5, 0, 0, 0, 0]])   # padding at the end, start, middle
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_embedding_mask_zero_reaches_the_recurrent_layer(cell, return_sequences, go_backwards):
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    out = getattr(keras.layers, cell)(3, return_sequences=return_sequences, go_backwards=go_backwards)(embedded)
+    model = keras.Model(tokens, out)
+    _compare(model, TOKENS)
+    unmasked = keras.Model(tokens, getattr(keras.layers, cell).from_config(
+        model.layers[-1].get_config())(keras.layers.Embedding(10, 4)(tokens)))
+    unmasked.set_weights(model.get_weights())
+    # the mask matters: without it Keras computes something else on these tokens
+    assert not np.allclose(keras.ops.convert_to_numpy(model(TOKENS)), keras.ops.convert_to_numpy(unmasked(TOKENS)))
+
+
+def test_masking_layer_before_an_lstm_and_a_dense(rng):
+    x = rng.normal(size=(3, 5, 2))
+    x[0, 3:], x[1, :2], x[2, 2] = 0.0, 0.0, 0.0
+    inputs = keras.Input((5, 2))
+    hidden = keras.layers.LSTM(3, return_sequences=True)(keras.layers.Masking()(inputs))
+    _compare(keras.Model(inputs, keras.layers.Dense(2)(hidden)), x)
+
+
+def test_masked_embedding_into_multi_head_attention():
+    """Keras takes query_mask/value_mask from its inputs at run time (they are not in the graph)."""
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    query = keras.layers.Dense(4)(embedded)
+    out = keras.layers.MultiHeadAttention(2, 3)(query, embedded)
+    _compare(keras.Model(tokens, out), TOKENS[:2])
+
+
+# -------------------------------------------------------------- 4-6. inputs
+def test_nested_model_with_three_inputs(rng):
+    """Keras records mask=[None, None, None] for the nested call; the twin takes no such keyword."""
+    a, b, c = (keras.Input((3,)) for _ in range(3))
+    inner = keras.Model([a, b, c], keras.layers.Dense(2)(keras.layers.Add()([a, b, c])))
+    a2, b2, c2 = (keras.Input((3,)) for _ in range(3))
+    outer = keras.Model([a2, b2, c2], keras.layers.Dense(1)(inner([a2, b2, c2])))
+    _compare(outer, [rng.normal(size=(2, 3)) for _ in range(3)])
+
+
+def test_dict_of_inputs(rng):
+    inputs = {"title": keras.Input((3,), name="title"), "body": keras.Input((2,), name="body")}
+    merged = keras.layers.Concatenate()([inputs["title"], inputs["body"]])
+    model = keras.Model(inputs, keras.layers.Dense(2)(merged))
+    x = {"title": rng.normal(size=(2, 3)), "body": rng.normal(size=(2, 2))}
+    _compare(model, x)
+    twin = nn.from_keras(model)
+    np.testing.assert_allclose(twin.forward(x), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_model_built_on_another_models_input_list(rng):
+    """keras.Model(model.inputs, ...) has a one-element input list; x may be one array."""
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model = keras.Model(base.inputs, keras.layers.Dense(2)(base.outputs[0]))
+    report = _compare(model, rng.normal(size=(2, 4)))
+    assert report["dx"].numpy.shape == (2, 4)
+
+
+# -------------------------------------------------------------- 10. shared layers, refusals
+def test_siamese_shared_dense(rng):
+    left, right = keras.Input((4,)), keras.Input((4,))
+    shared = keras.layers.Dense(3, activation="tanh", bias_initializer="random_normal")
+    model = keras.Model([left, right], keras.layers.Subtract()([shared(left), shared(right)]))
+    twin = nn.from_keras(model)
+    assert sum(isinstance(layer, nn.Dense) for layer in twin.layers) == 1   # one layer, two calls
+    _compare(model, [rng.normal(size=(2, 4)), rng.normal(size=(2, 4))])
+
+
+def test_siamese_shared_conv_and_shared_model(rng):
+    """keras.io's siamese network: one embedding model (Conv2D, pooling, Dense) applied to both
+    images; the distance with keras.ops. Its weight gradients are the sums over the two calls."""
+    image = keras.Input((6, 6, 1))
+    features = keras.layers.Conv2D(2, 3, activation="relu")(image)
+    features = keras.layers.Dense(3)(keras.layers.Flatten()(keras.layers.MaxPooling2D()(features)))
+    embedding = keras.Model(image, features)
+    left, right = keras.Input((6, 6, 1)), keras.Input((6, 6, 1))
+    distance = keras.ops.sqrt(keras.ops.sum(keras.ops.square(embedding(left) - embedding(right)),
+                                            axis=1, keepdims=True) + 1.0)
+    _compare(keras.Model([left, right], distance), [rng.normal(size=(2, 6, 6, 1)) for _ in range(2)])
+
+
+def test_shared_layer_in_a_numpy_graph_sums_its_gradients(rng):
+    x = nn.Input(shape=(3,))
+    shared = nn.Dense(3, activation="tanh")
+    model = nn.Model(x, shared(shared(x)))     # the same layer twice in a row
+    _compare(model, rng.normal(size=(4, 3)))
+
+
+class Scale(keras.layers.Layer):
+    def call(self, x):
+        return 2.0 * x
+
+
+def test_user_layer_and_lambda_are_refused_by_their_real_names():
+    inputs = keras.Input((3,))
+    with pytest.raises(ValueError, match=r"user-defined class test_keras_io_graphs\.Scale: .*Write it as "
+                                         r"standard Keras layers"):
+        nn.from_keras(keras.Model(inputs, Scale()(inputs)))
+    with pytest.raises(ValueError, match=r"keras\.layers\.Lambda: its Python function cannot be converted"):
+        nn.from_keras(keras.Model(inputs, keras.layers.Lambda(lambda t: 2.0 * t)(inputs)))
