@@ -356,7 +356,38 @@ HAND_WRONG = {
         "a count must exceed the threshold (>)": _coverage_strict,
         "a sample counts for every centre within the radius": _coverage_any_centre,
     },
+    "13_diffusion.q_sample": {
+        "alpha_bar of the first example's step for every example": lambda x0, t, e, a: np.sqrt(a[t[0]]) * x0 + np.sqrt(1 - a[t[0]]) * e,
+        "signal and noise factors swapped": lambda x0, t, e, a: _q13(x0, t, e, a, swap=True),
+    },
+    "13_diffusion.ddpm_step": {
+        "divides the mean by sqrt(alpha_bar_t), not sqrt(alpha_t)": lambda x, t, e, b, z: _ddpm13(x, t, e, b, z, divide_by_bar=True),
+        "reads betas[t - 1] (off by one)": lambda x, t, e, b, z: _REF["13_diffusion.ddpm_step"](x, t, e, np.roll(b, 1) if t else b, z),
+    },
+    "13_diffusion.ddim_step": {
+        "x0_hat clipped to [-1, 1]": lambda x, t, s, e, a: _ddim13(x, t, s, e, a, clip=True),
+        "alpha_bar[t_prev + 1] (off by one)": lambda x, t, s, e, a: _ddim13(x, t, s, e, a, shift=1),
+    },
 }
+
+
+def _q13(x0, t, e, a, swap=False):
+    c = a[t].reshape((len(t),) + (1,) * (np.ndim(x0) - 1))
+    return (np.sqrt(1 - c) * x0 + np.sqrt(c) * e) if swap else (np.sqrt(c) * x0 + np.sqrt(1 - c) * e)
+
+
+def _ddpm13(x, t, e, b, z, divide_by_bar=False):
+    a = np.cumprod(1 - b)
+    prev = a[t - 1] if t else 1.0
+    mean = (x - b[t] / np.sqrt(1 - a[t]) * e) / np.sqrt(a[t] if divide_by_bar else 1 - b[t])
+    return mean + np.sqrt(b[t] * (1 - prev) / (1 - a[t])) * z
+
+
+def _ddim13(x, t, s, e, a, clip=False, shift=0):
+    prev = a[s + shift] if s + shift >= 0 and s + shift < len(a) else 1.0
+    x0 = (x - np.sqrt(1 - a[t]) * e) / np.sqrt(a[t])
+    x0 = np.clip(x0, -1, 1) if clip else x0
+    return np.sqrt(prev) * x0 + np.sqrt(1 - prev) * e
 
 
 for _key in [k for k in HAND_WRONG if "#" in k]:
@@ -443,7 +474,21 @@ CORRECT = {
     "08_gan.discriminator_loss": {"softplus": lambda r, f: np.mean(np.concatenate([_softplus(-r), _softplus(f)]))},
     "08_gan.generator_loss_minimax": {"-softplus": lambda s: -np.mean(_softplus(s))},
     "08_gan.mode_coverage": {"loops": lambda samples, centers, radius, min_share: _coverage_loops(samples, centers, radius, min_share)},
+    "13_diffusion.q_sample": {"a loop over the examples": lambda x0, t, e, a: np.stack(
+        [np.sqrt(a[ti]) * xi + np.sqrt(1 - a[ti]) * ei for xi, ti, ei in zip(x0, t, e)]),
+        "alpha_bar indexed with t as a Python list, reshaped": lambda x0, t, e, a: _q13(x0, list(t), e, a)},
+    "13_diffusion.ddpm_step": {"through x0_hat and the posterior mean": lambda x, t, e, b, z: _ddpm_posterior13(x, t, e, b, z)},
+    "13_diffusion.ddim_step": {"as a ratio of x_t": lambda x, t, s, e, a: (lambda p: np.sqrt(p / a[t]) * x + (
+        np.sqrt(1 - p) - np.sqrt(p / a[t]) * np.sqrt(1 - a[t])) * e)(a[s] if s >= 0 else 1.0)},
 }
+
+
+def _ddpm_posterior13(x, t, e, b, z):
+    a = np.cumprod(1 - b)
+    prev = a[t - 1] if t > 0 else 1.0
+    x0 = (x - np.sqrt(1 - a[t]) * e) / np.sqrt(a[t])
+    mean = (np.sqrt(prev) * b[t] * x0 + np.sqrt(1 - b[t]) * (1 - prev) * x) / (1 - a[t])
+    return mean + np.sqrt(b[t] * (1 - prev) / (1 - a[t])) * z
 
 
 def _loops_correlate(image, kernel):
