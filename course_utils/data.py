@@ -100,3 +100,21 @@ def make_series(n_steps=2000, periods=(25.0, 60.0, 170.0), amplitudes=(1.0, 0.6,
     phases = rng.uniform(0, 2 * np.pi, size=len(periods))
     series = sum(a * np.sin(2 * np.pi * t / p + phase) for a, p, phase in zip(amplitudes, periods, phases))
     return series + noise * rng.normal(size=t.shape)
+
+
+def load_python_reference():
+    """An English corpus for the language models of lesson 12 (data/python_reference.txt, 199,678
+    characters, ASCII): 39 sections of the Python Language Reference and Library documentation (the
+    "if" statement, classes, exceptions, string methods, ...), as CPython 3.11.7 bundles them for
+    ``help()`` in ``pydoc_data/topics.py``, taken in that module's order, each section kept whole while
+    the total stays under 200,000 characters, reduced to ASCII (NFKD) with trailing spaces removed.
+
+    Licence: the Python documentation is distributed with CPython under the PSF License Agreement
+    (permissive: use, copy and modify with the copyright notice kept). See data/README.md for the
+    checksum. Returns the text (str).
+    """
+    text = data_path("python_reference.txt").read_text(encoding="utf-8")
+    if len(text) < 100_000 or not text.isascii():
+        raise ValueError("The course data file python_reference.txt is damaged (expected about 200,000 ASCII "
+                         "characters). Reinstall the course package: pip install -e . (or from git in Colab).")
+    return text

@@ -356,6 +356,16 @@ HAND_WRONG = {
         "a count must exceed the threshold (>)": _coverage_strict,
         "a sample counts for every centre within the radius": _coverage_any_centre,
     },
+    "12_language_models.rms_norm": {
+        "the mean over every axis": lambda x, s, e=1e-6: x / np.sqrt(np.mean(x * x) + e) * s,
+        "epsilon hard-coded to 1e-6": lambda x, s, e=1e-6: x / np.sqrt(np.mean(x * x, -1, keepdims=True) + 1e-6) * s,
+    },
+    "12_language_models.merge_pair": {
+        "np.where on the matches, overlaps kept": lambda ids, a, b, n: _merge_all_matches(ids, a, b, n),
+    },
+    "12_language_models.attend_with_cache": {
+        "the textbook softmax (overflows)": lambda q, k, v, Kc, Vc: _cache_naive(q, k, v, Kc, Vc),
+    },
     "13_diffusion.q_sample": {
         "alpha_bar of the first example's step for every example": lambda x0, t, e, a: np.sqrt(a[t[0]]) * x0 + np.sqrt(1 - a[t[0]]) * e,
         "signal and noise factors swapped": lambda x0, t, e, a: _q13(x0, t, e, a, swap=True),
@@ -388,6 +398,44 @@ def _ddim13(x, t, s, e, a, clip=False, shift=0):
     x0 = (x - np.sqrt(1 - a[t]) * e) / np.sqrt(a[t])
     x0 = np.clip(x0, -1, 1) if clip else x0
     return np.sqrt(prev) * x0 + np.sqrt(1 - prev) * e
+
+
+def _merge_all_matches(ids, a, b, new_id):
+    match = np.append((ids[:-1] == a) & (ids[1:] == b), False)
+    keep = ~np.concatenate([[False], match[:-1]])
+    return np.where(match, new_id, ids)[keep]
+
+
+def _cache_naive(q, k, v, Kc, Vc):
+    K, V = np.concatenate([Kc, k[:, None]], axis=1), np.concatenate([Vc, v[:, None]], axis=1)
+    e = np.exp(np.einsum("nd,nsd->ns", q, K) / np.sqrt(q.shape[-1]))
+    return np.einsum("ns,nsv->nv", e / e.sum(-1, keepdims=True), V), K, V
+
+
+def _pairs_add_at(ids, V):
+    counts = np.zeros((V, V), dtype=int)
+    np.add.at(counts, (ids[:-1], ids[1:]), 1)
+    return counts
+
+
+def _pairs_counter(ids, V):
+    from collections import Counter
+    counts = np.zeros((V, V), dtype=int)
+    for (a, b), n in Counter(zip(ids.tolist(), ids[1:].tolist())).items():
+        counts[a, b] = n
+    return counts
+
+
+def _merge_loop(ids, a, b, new_id):
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(int(ids[i]))
+            i += 1
+    return np.array(out)
 
 
 for _key in [k for k in HAND_WRONG if "#" in k]:
@@ -474,6 +522,14 @@ CORRECT = {
     "08_gan.discriminator_loss": {"softplus": lambda r, f: np.mean(np.concatenate([_softplus(-r), _softplus(f)]))},
     "08_gan.generator_loss_minimax": {"-softplus": lambda s: -np.mean(_softplus(s))},
     "08_gan.mode_coverage": {"loops": lambda samples, centers, radius, min_share: _coverage_loops(samples, centers, radius, min_share)},
+    "12_language_models.count_pairs": {"np.add.at": lambda ids, V: _pairs_add_at(ids, V),
+                                       "a Counter of zip(ids, ids[1:])": lambda ids, V: _pairs_counter(ids, V)},
+    "12_language_models.merge_pair": {"a while loop over a list": lambda ids, a, b, n: _merge_loop(ids, a, b, n)},
+    "12_language_models.causal_mask": {"np.tril with k = S - T": lambda T, S=None: np.tril(
+        np.ones((T, T if S is None else S), dtype=bool), k=(T if S is None else S) - T)},
+    "12_language_models.rms_norm": {"np.linalg.norm": lambda x, s, e=1e-6: x / np.sqrt(
+        np.linalg.norm(x, axis=-1, keepdims=True) ** 2 / x.shape[-1] + e) * s},
+    "12_language_models.attend_with_cache": {"a list of outputs": lambda *a: list(_REF["12_language_models.attend_with_cache"](*a))},
     "13_diffusion.q_sample": {"a loop over the examples": lambda x0, t, e, a: np.stack(
         [np.sqrt(a[ti]) * xi + np.sqrt(1 - a[ti]) * ei for xi, ti, ei in zip(x0, t, e)]),
         "alpha_bar indexed with t as a Python list, reshaped": lambda x0, t, e, a: _q13(x0, list(t), e, a)},
