@@ -185,3 +185,43 @@ def test_user_layer_and_lambda_are_refused_by_their_real_names():
         nn.from_keras(keras.Model(inputs, Scale()(inputs)))
     with pytest.raises(ValueError, match=r"keras\.layers\.Lambda: its Python function cannot be converted"):
         nn.from_keras(keras.Model(inputs, keras.layers.Lambda(lambda t: 2.0 * t)(inputs)))
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_masks_through_attention_add_batchnorm_and_average_pooling(training):
+    """keras.io's text classification with a transformer block: Keras passes the padding mask into
+    MultiHeadAttention, on through Add (OR of the masks) and LayerNormalization, into
+    BatchNormalization's moments (training) and the masked mean of GlobalAveragePooling1D."""
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    attended = keras.layers.MultiHeadAttention(2, 3)(embedded, embedded)
+    hidden = keras.layers.LayerNormalization()(keras.layers.Add()([attended, embedded]))
+    hidden = keras.layers.BatchNormalization(beta_initializer="random_normal", gamma_initializer="random_normal")(hidden)
+    model = keras.Model(tokens, keras.layers.GlobalAveragePooling1D()(hidden))
+    _compare(model, TOKENS, training=training)
+
+
+def test_sequential_passes_the_mask_on():
+    model = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.Embedding(10, 4, mask_zero=True),
+                              keras.layers.Dense(4), keras.layers.GRU(3, return_sequences=True),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
+    _compare(model, TOKENS)
+
+
+def test_a_numpy_graph_passes_masks_as_keras_does():
+    """nn.Model built from nn.Input: the mask of Embedding(mask_zero=True) reaches the layers after it
+    without being named, as in Keras (the graph gets the mask operations as nodes)."""
+    tokens = nn.Input(shape=(5,))
+    embedded = nn.Embedding(10, 4, mask_zero=True)(tokens)
+    hidden = nn.Add()([nn.MultiHeadAttention(2, 3)(embedded, embedded), embedded])
+    hidden = nn.BatchNormalization()(nn.LSTM(3, return_sequences=True)(hidden))
+    model = nn.Model(tokens, nn.GlobalAveragePooling1D()(hidden))
+    assert sum(type(layer).__name__ == "OpNode" for layer in model.layers) == 2   # not_equal, logical_or
+    _compare(model, TOKENS, training=True)
+
+
+def test_a_mask_reaching_a_layer_without_masking_support_is_refused():
+    tokens = nn.Input(shape=(5,))
+    embedded = nn.Embedding(10, 4, mask_zero=True)(tokens)
+    with pytest.raises(ValueError, match=r"Concatenate\) receives a mask .* does not implement Keras's masking"):
+        nn.Model(tokens, nn.Concatenate()([embedded, embedded]))

@@ -353,7 +353,8 @@ def _functional_model(keras_model, tensors):
     outputs = [tensors[id(t)] for t in keras_model.outputs]
     multi_in = isinstance(keras_model._inputs_struct, (list, tuple, dict))
     multi_out = isinstance(keras_model._outputs_struct, (list, tuple, dict))
-    model = Model(inputs if multi_in else inputs[0], outputs if multi_out else outputs[0], name=keras_model.name)
+    model = Model(inputs if multi_in else inputs[0], outputs if multi_out else outputs[0], name=keras_model.name,
+                  _implicit_masks=False)   # Keras's graph names its masks (or they were replayed)
     model.set_weights(keras_model.get_weights())
     return model
 

@@ -74,6 +74,10 @@ class Node:
         self.input_tensors = _flatten(list(arguments.values()))
         self.outputs = outputs
 
+    def refresh_inputs(self):
+        """Recount ``input_tensors`` after an argument was added (a mask, ``nn.masks``)."""
+        self.input_tensors = _flatten(list(self.arguments.values()))
+
     @property
     def is_input(self):
         """The node of an ``Input`` (its InputLayer): it has no input tensors (Keras's rule)."""

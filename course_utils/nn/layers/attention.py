@@ -326,10 +326,6 @@ class MultiHeadAttention(Layer):
             return attention_mask
         return auto if attention_mask is None else np.asarray(attention_mask).astype(bool) & auto
 
-    def compute_mask(self, inputs, mask=None):
-        """The output's mask: the query's (Keras sets it on the attention output)."""
-        return mask
-
     def __call__(self, *args, **kwargs):
         """``forward`` on arrays; on symbolic tensors (``nn.Input``) a node of a functional ``nn.Model``."""
         if has_symbolic(args, kwargs):

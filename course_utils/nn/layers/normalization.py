@@ -112,16 +112,23 @@ class BatchNormalization(Layer):
         """A (C,) vector shaped to broadcast against x (C on ``axis``)."""
         return v.reshape(self._stat_shape)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
+        """``mask`` (x's shape without the last axis; Embedding's mask_zero, Masking): in training,
+        the moments are over the unmasked positions only, as Keras's ``_moments``:
+        mu = sum(m x) / (sum m + 1e-7),  var = sum(m (x - mu)^2) / (sum m + 1e-7)."""
         channels = self.moving_mean.shape[0]
         if x.ndim != self._ndim or x.shape[self.axis] != channels:
             raise ValueError(f"Layer '{self.name}' was built for inputs of rank {self._ndim} with "
                              f"{channels} channels on axis {self.axis}, received shape {shape_str(x.shape)}.")
         training = bool(training) and self.trainable  # a frozen BatchNormalization runs in inference mode
-        if training:
+        self._mask_weights = None
+        if training and mask is not None:
+            mean, centred, var = self._masked_moments(x, mask)
+        elif training:
             mean = x.mean(axis=self._reduction_axes, keepdims=True)
             centred = x - mean
             var = np.square(centred).mean(axis=self._reduction_axes, keepdims=True)
+        if training:
             momentum = x.dtype.type(self.momentum)  # Keras computes the update in the variables' dtype
             keep = x.dtype.type(1.0 - self.momentum)
             self.moving_mean[...] = self.moving_mean * momentum + mean.ravel() * keep
@@ -151,7 +158,9 @@ class BatchNormalization(Layer):
         dy_centred = np.sum(dy * centred, axis=axes, keepdims=True)   # sum dy * (x - mu)
         dgamma = dy_centred * inv_std                                 # sum dy * xhat
         gain = inv_std * self._as_stat(self.gamma) if self.scale else inv_std  # gamma / sigma
-        if training:
+        if training and self._mask_weights is not None:
+            dx = self._masked_moments_backward(dy, centred, dy_centred, inv_std, gain)
+        elif training:
             m = x.size // x.shape[self.axis]
             # gamma/(M sigma) (M dy - sum dy - xhat sum(dy xhat)), with xhat = (x - mu)/sigma
             dx = (dy - centred * (dy_centred * inv_std ** 2 / m)) * gain - dbeta * (gain / m)
@@ -164,6 +173,29 @@ class BatchNormalization(Layer):
             grads["beta"] = dbeta.ravel()
         self.set_grads(**grads)
         return dx
+
+    def _masked_moments(self, x, mask):
+        """Keras's masked moments: weights w = the mask on every channel, S = sum w + 1e-7."""
+        mask = np.asarray(mask)
+        if mask.ndim != x.ndim - 1:
+            raise ValueError(f"The mask provided should be one dimension less than the inputs. Received: "
+                             f"mask.shape={mask.shape}, inputs.shape={x.shape}")
+        w = np.broadcast_to(np.expand_dims(mask.astype(bool), -1), x.shape).astype(x.dtype)
+        total = w.sum(axis=self._reduction_axes, keepdims=True) + x.dtype.type(1e-7)   # Keras's epsilon()
+        mean = (w * x).sum(axis=self._reduction_axes, keepdims=True) / total
+        centred = x - mean
+        var = (w * np.square(centred)).sum(axis=self._reduction_axes, keepdims=True) / total
+        self._mask_weights = (w, total)
+        return mean, centred, var
+
+    def _masked_moments_backward(self, dy, centred, dy_centred, inv_std, gain):
+        """dx through the masked moments: dvar/dx = 2 w (x - mu) / S, dmu/dx = w / S."""
+        w, total = self._mask_weights
+        axes = self._reduction_axes
+        gamma = self._as_stat(self.gamma) if self.scale else 1.0
+        dvar = -0.5 * dy_centred * gamma * inv_std ** 3
+        dmean = -dy.sum(axis=axes, keepdims=True) * gain - dvar * 2 * (w * centred).sum(axis=axes, keepdims=True) / total
+        return dy * gain + dvar * 2 * w * centred / total + dmean * w / total
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,

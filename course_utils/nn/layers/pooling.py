@@ -374,14 +374,23 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     keras_class = "GlobalAveragePooling1D"
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
+        """``mask`` (N, T) (Embedding's mask_zero, Masking): the mean over the unmasked steps, as
+        Keras: y = sum_t m_t x_t / sum_t m_t, and dx = dy m_t / sum_t m_t."""
         self._cache = x.shape
-        return x.mean(axis=self.steps_axis, keepdims=self.keepdims)
+        self._step_weights = None
+        if mask is None:
+            return x.mean(axis=self.steps_axis, keepdims=self.keepdims)
+        m = np.expand_dims(np.asarray(mask).astype(bool), 2 if self.data_format == "channels_last" else 1)
+        self._step_weights = m / m.sum(axis=self.steps_axis, keepdims=True)
+        return np.sum(np.where(m, x, 0.0) * self._step_weights, axis=self.steps_axis, keepdims=self.keepdims)
 
     def backward(self, dout):
         self._require_forward()
         x_shape = self._cache
         dy = self._dout(dout, x_shape)
+        if getattr(self, "_step_weights", None) is not None:
+            return np.broadcast_to(dy * self._step_weights, x_shape).copy()
         return np.broadcast_to(dy / x_shape[self.steps_axis], x_shape).copy()
 
 

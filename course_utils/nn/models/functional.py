@@ -26,6 +26,7 @@ import numpy as np
 
 
 from ..base import _unique_name, shape_str
+from ..masks import propagate_masks
 from ..symbolic import SymbolicTensor, _flatten
 from .model import BaseModel
 
@@ -164,7 +165,7 @@ class Model(BaseModel):
     training loop are ``BaseModel``'s, as for Sequential (a list of layers in Keras's order).
     """
 
-    def __init__(self, inputs, outputs, name=None):
+    def __init__(self, inputs, outputs, name=None, _implicit_masks=True):
         super().__init__(name=name or _unique_name("functional"))
         self._multi_input = isinstance(inputs, (list, tuple))
         self._multi_output = isinstance(outputs, (list, tuple))
@@ -182,6 +183,9 @@ class Model(BaseModel):
                 raise TypeError(f"Model outputs must be symbolic tensors (the result of calling layers on "
                                 f"nn.Input tensors), received {type(t).__name__}.")
         self._nodes, self.layers = map_graph(self.inputs, self.outputs)
+        # the masks Keras would pass (Embedding(mask_zero=True), Masking); a converted Keras graph has them
+        if _implicit_masks and propagate_masks(self._nodes):
+            self._nodes, self.layers = map_graph(self.inputs, self.outputs)
         calls = collections.Counter(node.layer for node in self._nodes if not node.is_input)
         self._shared = {layer for layer, n in calls.items() if n > 1}   # called several times
         self._call_caches = {}

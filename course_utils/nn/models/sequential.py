@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Layer, _unique_name, shape_str
+from ..masks import output_mask, takes_mask
 from .model import BaseModel
 
 
@@ -52,8 +53,10 @@ class Sequential(BaseModel):
         if not self.built:
             x = np.asarray(x)
             self.build((None,) + x.shape[1:])
+        mask = None   # Keras's: made by Embedding(mask_zero=True) or Masking, passed on (nn.masks)
         for layer in self.layers:
-            x = layer.forward(x, training=training)
+            masked = {"mask": mask} if mask is not None and takes_mask(layer) else {}
+            x, mask = layer.forward(x, training=training, **masked), output_mask(layer, x, mask)
         return x
 
     def backward(self, dout, from_logits=False):

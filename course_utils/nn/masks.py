@@ -1,0 +1,127 @@
+"""Masks passed from layer to layer, as Keras passes them (``Layer.compute_mask``, ``supports_masking``).
+
+``Embedding(mask_zero=True)`` and ``Masking`` make a mask (N, T): which time steps are real. Keras
+hands it to the layers after them:
+
+- a layer that uses it gets it as ``mask=`` (SimpleRNN, LSTM, GRU, GlobalAveragePooling1D,
+  BatchNormalization) or as ``query_mask``/``value_mask``/``key_mask`` (MultiHeadAttention);
+- the output's mask is ``output_mask`` below: kept by the element-wise layers (Dense, Activation,
+  Dropout, the normalizations, ...), ``mask if return_sequences`` for a recurrent layer, the OR of
+  the inputs' masks for Add/Subtract/Multiply/Average (None if one of them has none), dropped by the
+  layers that do not support masking (Conv1D, Flatten, GlobalMaxPooling1D, ...), as Keras drops it.
+
+``Sequential`` applies the rules to arrays as it runs; a functional ``Model`` built from ``nn.Input``
+applies them to its graph once (``propagate_masks``), adding the mask operations as graph nodes
+(``nn.ops.OpNode``) and the ``mask=`` arguments to the calls that take one.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .ops import OpNode
+
+KEEPS_MASK = {"Dense", "Activation", "Dropout", "LayerNormalization", "BatchNormalization",
+              "UnitNormalization", "LeakyReLU", "ReLU", "Softmax", "Rescaling", "Normalization",
+              "MultiHeadAttention"}   # MultiHeadAttention: the query's mask, as Keras sets it
+MERGES_MASKS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
+RECURRENT = {"SimpleRNN", "LSTM", "GRU"}
+# Keras layers that use or transform a mask in a way the NumPy twins do not reproduce (yet)
+REFUSES_MASK = {"Concatenate", "Dot", "TimeDistributed", "Bidirectional"}
+
+
+class _NumpyMaskOps:
+    not_equal = staticmethod(np.not_equal)
+    logical_or = staticmethod(np.logical_or)
+
+    @staticmethod
+    def any_last(a):
+        return np.any(a, axis=-1)
+
+
+class _SymbolicMaskOps:
+    """The same operations as nodes of a graph."""
+
+    @staticmethod
+    def not_equal(a, b):
+        return OpNode("NotEqual", tensor_args=(True, False), output_shape=a.shape)(a, b)
+
+    @staticmethod
+    def logical_or(a, b):
+        return OpNode("LogicalOr", tensor_args=(True, True), output_shape=a.shape)(a, b)
+
+    @staticmethod
+    def any_last(a):
+        return OpNode("Any", {"axis": -1}, output_shape=a.shape[:-1])(a)
+
+
+def takes_mask(layer):
+    return "mask" in inspect.signature(layer.forward).parameters
+
+
+def output_mask(layer, x, mask, ops=_NumpyMaskOps):
+    """The mask of ``layer``'s output for input ``x`` with mask ``mask`` (a list for a merge layer's
+    list of inputs), as Keras computes it; ``ops``: arrays or symbolic tensors."""
+    kind = layer.keras_class
+    masks = mask if isinstance(mask, (list, tuple)) else [mask]
+    if kind == "Embedding":
+        return ops.not_equal(x, 0) if layer.mask_zero else None
+    if kind == "Masking":
+        return ops.any_last(ops.not_equal(x, layer.mask_value))
+    if all(m is None for m in masks):
+        return None
+    if kind in REFUSES_MASK:
+        raise ValueError(f"Layer '{layer.name}' ({kind}) receives a mask (from Embedding(mask_zero=True) or "
+                         f"Masking before it); the NumPy {kind} does not implement Keras's masking, so it would "
+                         f"compute something else than Keras. Drop the mask (mask_zero=False), or apply {kind} "
+                         f"where no mask reaches it.")
+    if kind in RECURRENT:
+        out = mask if layer.return_sequences else None
+        return [out] + [None] * len(layer.state_names) if layer.return_state else out
+    if kind in MERGES_MASKS:
+        if any(m is None for m in masks):
+            return None
+        merged = masks[0]
+        for m in masks[1:]:
+            merged = ops.logical_or(merged, m)
+        return merged
+    return mask if kind in KEEPS_MASK else None   # Keras drops the mask of a layer without masking
+
+
+def propagate_masks(nodes):
+    """Give the calls of a functional graph the masks Keras would pass them (``mask=``, and
+    MultiHeadAttention's ``query_mask``/``value_mask``/``key_mask``) where the call names none.
+    Returns whether a mask was added (the graph then has new nodes: map it again)."""
+    mask_of, added = {}, False
+    for node in nodes:
+        if node.is_input:
+            continue
+        names = list(node.arguments)
+        first = node.arguments[names[0]]
+        masks = ([mask_of.get(id(t)) for t in first] if isinstance(first, (list, tuple))
+                 else mask_of.get(id(first)))
+        if node.layer.keras_class == "MultiHeadAttention":
+            added |= _attention_masks(node, mask_of)
+        elif takes_mask(node.layer) and node.arguments.get("mask") is None and masks is not None:
+            node.arguments["mask"] = masks
+            added = True
+        out = output_mask(node.layer, first, masks, _SymbolicMaskOps)
+        for t, m in zip(node.outputs, out if len(node.outputs) > 1 else [out]):
+            if m is not None:
+                mask_of[id(t)] = m
+    if added:
+        for node in nodes:
+            node.refresh_inputs()
+    return added
+
+
+def _attention_masks(node, mask_of):
+    """MultiHeadAttention takes the masks of query, value and key (Keras reads them at run time)."""
+    added = False
+    for name in ("query", "value", "key"):
+        tensor = node.arguments.get(name)
+        if tensor is not None and id(tensor) in mask_of and node.arguments.get(f"{name}_mask") is None:
+            node.arguments[f"{name}_mask"] = mask_of[id(tensor)]
+            added = True
+    return added
