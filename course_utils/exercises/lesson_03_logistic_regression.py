@@ -125,7 +125,8 @@ def _p(X, w, b):
 
 
 Exercise("03_logistic_regression.bce_gradient", reference=bce_gradient, cases=_gradient_cases,
-         mistakes={"the sign is wrong: dL/dz = p - y (not y - p); the gradient points uphill":
+         mistakes={"the sign is wrong: dL/dz = p - y (not y - p), so that the gradient points uphill and "
+                   "a step against it lowers the loss":
                        lambda X, y, w, b: (X.T @ (y - _p(X, w, b)) / len(y), float(np.mean(y - _p(X, w, b)))),
                    "this is the sum over the batch; the loss is a mean, so divide by N":
                        lambda X, y, w, b: (X.T @ (_p(X, w, b) - y), float(np.sum(_p(X, w, b) - y))),
