@@ -157,7 +157,7 @@ def _required(name, keras_arguments):
         if default is not inspect_empty():
             continue
         if arg == "layer":
-            required[arg] = nn.Dense(2)
+            required[arg] = nn.LSTM(2) if name == "Bidirectional" else nn.Dense(2)
         else:
             assert arg in _REQUIRED, f"add a value for {name}'s required argument `{arg}` to _REQUIRED"
             required[arg] = _REQUIRED[arg]

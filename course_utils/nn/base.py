@@ -92,22 +92,46 @@ class InputSpec:
 
     A layer declares ``input_spec = InputSpec(ndim=3)`` (or ``min_ndim=...``); before its
     ``forward`` runs, the base class converts the input (numeric, real, finite; integers cast to the
-    compute dtype), checks its rank, builds the layer on the first call and casts the input to
-    ``dtype``: ``"layer"`` (the layer's dtype when it has one, as Keras casts inputs), ``"compute"``
-    (always the compute dtype) or ``None``. The ``forward`` is then the layer's formula alone.
+    compute dtype), checks its rank, builds the layer on the first call, checks the sizes of ``axes``
+    and casts the input to ``dtype``: ``"layer"`` (the layer's dtype when it has one, as Keras casts
+    inputs), ``"compute"`` (always the compute dtype) or ``None``. The ``forward`` is then the layer's
+    formula alone.
+
+    ``axes`` ({axis: size}, as Keras's) are the sizes the weights fix, known once the layer is built:
+    ``build`` sets ``self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})``, as a Keras layer
+    does; every other axis (the batch, a sequence length, an image size) may change from call to call.
+    A layer with several tensor arguments declares a dict {argument of forward: InputSpec}
+    (MultiHeadAttention's query, value, key); an argument given as a list (a merge layer's inputs) has
+    every array in it checked against the argument's spec.
     """
     ndim: int | None = None
     min_ndim: int = 2
     dtype: str | None = None
+    axes: dict | None = None
 
 
 def _checks_input_spec(forward):
     """``forward`` preceded by the checks of the layer's ``input_spec`` (see ``InputSpec``)."""
+    signature = inspect.signature(forward)
+
     @functools.wraps(forward)
-    def checked(self, x, *args, **kwargs):
-        return forward(self, self._check_input_spec(x), *args, **kwargs)
+    def checked(self, *args, **kwargs):
+        if isinstance(self.input_spec, InputSpec):   # one tensor: the first argument
+            x, *rest = args
+            return forward(self, self._check_input_spec(x), *rest, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.arguments.update(self._check_input_specs({name: bound.arguments.get(name)
+                                                        for name in self.input_spec}))
+        return forward(*bound.args, **bound.kwargs)
     checked.checks_input_spec = True
     return checked
+
+
+def _shape_of(value):
+    """The shape of an array, the list of shapes of a list of arrays, or None."""
+    if value is None:
+        return None
+    return [x.shape for x in value] if isinstance(value, list) else value.shape
 
 
 def is_positive_int(value):
@@ -184,6 +208,7 @@ class Layer:
         "autocast": ((True, False), "mixed-precision casting"),
         "input_shape": ((None,), "an input shape given to a layer; start the model with nn.Input(shape=...)"),
         "input_dim": ((None,), "an input size given to a layer; start the model with nn.Input(shape=...)"),
+        "weights": ((None,), "initial weights; call set_weights(...) after building instead"),
     }
 
     def __init_subclass__(cls, **kwargs):
@@ -213,6 +238,8 @@ class Layer:
         for klass in reversed(cls.__mro__):
             known.update(klass.__dict__.get("keras_arguments_not_supported", {}))
         for key, value in arguments.items():
+            if key.endswith("_constraint"):   # no NumPy layer implements weight constraints
+                known.setdefault(key, ((None,), "a constraint Keras's optimizer applies to a weight after each step"))
             if key not in known:
                 raise ValueError(f"Unrecognized keyword arguments passed to {cls.__name__}: {{{key!r}: {value!r}}}. "
                                  f"The NumPy {cls.__name__} takes: {', '.join(sorted(_init_params(cls)))}.")
@@ -240,11 +267,47 @@ class Layer:
         spec = self.input_spec
         x = self._as_input(x, min_ndim=spec.min_ndim, ndim=spec.ndim)
         self._ensure_built(x)
+        return self._checked_sizes_and_dtype(x, self.input_spec)
+
+    def _check_input_specs(self, arguments):
+        """{argument: array, list of arrays or None} converted and checked against the dict
+        ``input_spec``, the layer built on their shapes (``build(*shapes)``, in the dict's order)."""
+        checked = {}
+        for name, value in arguments.items():
+            spec = self.input_spec[name]
+            if value is None:
+                checked[name] = None
+            elif isinstance(value, (list, tuple)):
+                checked[name] = [self._as_input(x, min_ndim=spec.min_ndim, ndim=spec.ndim, what=f"{name[:-1]} {i}")
+                                 for i, x in enumerate(value)]
+            else:
+                checked[name] = self._as_input(value, min_ndim=spec.min_ndim, ndim=spec.ndim, what=name)
+        if not self.built:
+            self.build(*[_shape_of(value) for value in checked.values()])
+        for name, value in checked.items():
+            if isinstance(value, list):
+                checked[name] = [self._checked_sizes_and_dtype(x, self.input_spec[name], f"{name[:-1]} {i}")
+                                 for i, x in enumerate(value)]
+            elif value is not None:
+                checked[name] = self._checked_sizes_and_dtype(value, self.input_spec[name], name)
+        return checked
+
+    def _checked_sizes_and_dtype(self, x, spec, what="input"):
+        """x after checking the sizes of ``spec.axes`` (the error is the layer's ``_axis_size_error``),
+        cast to ``spec.dtype``."""
+        for axis, size in (spec.axes or {}).items():
+            if size is not None and (not -x.ndim <= axis < x.ndim or x.shape[axis] != size):
+                raise ValueError(self._axis_size_error(x, axis, size, what))
         if spec.dtype == "compute":
             x = x.astype(self.compute_dtype, copy=False)
         elif spec.dtype == "layer":
             x = self._cast_input(x)
         return x
+
+    def _axis_size_error(self, x, axis, size, what="input"):
+        """The message for an input whose ``axis`` does not have the ``size`` the layer was built for."""
+        return (f"Layer '{self.name}' expected {what} with size {size} on axis {axis} (it was built for it), "
+                f"received shape {shape_str(x.shape)}.")
 
     def compute_output_shape(self, input_shape):
         raise NotImplementedError(f"{type(self).__name__} does not implement compute_output_shape")

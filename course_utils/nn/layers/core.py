@@ -48,16 +48,16 @@ class Dense(KernelAndBias, Layer):
         input_shape = self._shape_of_min_rank(input_shape, 2, "expected input of rank >= 2 (batch, features)")
         input_dim = input_shape[-1]
         self._add_kernel_and_bias((input_dim, self.units), self.units)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})   # as Keras: any batch, any middle axes
         super().build(input_shape)
+
+    def _axis_size_error(self, x, axis, size, what="input"):
+        return f"Layer '{self.name}' expected input with last dimension {size}, received shape {shape_str(x.shape)}."
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
-        input_dim = self.kernel.shape[0]
-        if x.shape[-1] != input_dim:
-            raise ValueError(f"Layer '{self.name}' expected input with last dimension {input_dim}, "
-                             f"received shape {shape_str(x.shape)}.")
         z = x @ self.kernel
         if self.use_bias:
             z = z + self.bias
@@ -116,6 +116,7 @@ class Embedding(Layer):
     """
 
     keras_class = "Embedding"
+    input_spec = InputSpec(min_ndim=1)   # integer indices: checked by _check_input_spec below
     keras_arguments_not_supported = {
         "embeddings_regularizer": ((None,), "a penalty on the embeddings"),
         "embeddings_constraint": ((None,), "a constraint Keras's optimizer applies after each step"),
@@ -163,12 +164,16 @@ class Embedding(Layer):
                              f"[0, {self.input_dim - 1}]; received index {bad}. Make input_dim the vocabulary size.")
         return x
 
-    def forward(self, x, training=False):
-        """x (N, ...) integer indices -> (N, ..., output_dim): y = E[x]."""
+    def _check_input_spec(self, x):
+        """Integer indices (whole-number floats accepted, as Keras casts them), in range; built on them."""
         idx = self._indices(x)
         self._ensure_built(idx)
-        self._cache = idx
-        return self.embeddings[idx]
+        return idx
+
+    def forward(self, x, training=False):
+        """x (N, ...) integer indices -> (N, ..., output_dim): y = E[x]."""
+        self._cache = x
+        return self.embeddings[x]
 
     def backward(self, dout):
         """dout (N, ..., output_dim) -> None; fills grads = [dE (input_dim, output_dim)]."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Layer
+from ..base import InputSpec, Layer
 
 
 def _unbroadcast(grad, shape):
@@ -29,6 +29,7 @@ class _Merge(Layer):
     """
 
     min_inputs = 1
+    input_spec = {"inputs": InputSpec(min_ndim=1)}   # every array of the list: numeric, finite, a batch axis
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -78,7 +79,7 @@ class _Merge(Layer):
     def build(self, input_shape):
         input_shape = self._check_shapes(input_shape)
         self.compute_output_shape(input_shape)
-        self.input_shape = input_shape
+        self.input_shape = [(None,) + s[1:] for s in input_shape]   # no weights: any batch size
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -90,16 +91,20 @@ class _Merge(Layer):
         return (batch_sizes.pop() if batch_sizes else None,) + tuple(output_shape)
 
     # -------------------------------------------------------- forward/backward
-    def _inputs(self, inputs):
+    def _check_input_specs(self, arguments):
+        """A list of inputs, each checked against the spec, then Keras's shape checks on this batch's shapes."""
+        inputs = arguments["inputs"]
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"A merge layer should be called on a list of inputs. "
                              f"Received: inputs={type(inputs).__name__} of shape "
                              f"{getattr(inputs, 'shape', '?')} (not a list of tensors)")
-        xs = [self._as_input(x, min_ndim=1, what=f"input {i}") for i, x in enumerate(inputs)]
-        self.compute_output_shape([x.shape for x in xs])  # Keras's shape checks, on the batch
-        if not self.built:
-            self.build([(None,) + x.shape[1:] for x in xs])
-        ndim = max(x.ndim for x in xs)  # Keras expands lower-rank inputs at axis 1
+        checked = super()._check_input_specs({"inputs": list(inputs)})   # builds on the first call
+        self.compute_output_shape([x.shape for x in checked["inputs"]])
+        return checked
+
+    def _inputs(self, xs):
+        """Keras expands lower-rank inputs at axis 1, so that they broadcast."""
+        ndim = max(x.ndim for x in xs)
         return [x.reshape(x.shape[:1] + (1,) * (ndim - x.ndim) + x.shape[1:]) for x in xs]
 
     def forward(self, inputs, training=False):
