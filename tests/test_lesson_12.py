@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from course_utils import nn
+from course_utils.compare import compare_with_keras
 
 keras = pytest.importorskip("keras")
 from helpers import FLOAT64_ONLY, assert_keras_close, forward_tol, keras_is_float64, to_numpy  # noqa: E402
@@ -163,3 +164,115 @@ def test_adamw_exclusions_schedule_and_clipping_follow_keras():
     for name, wrong, theirs in zip(names, decay_all.get_weights(), model.get_weights()):
         if name in ("bias", "scale"):
             assert np.max(np.abs(wrong - theirs)) > 1e-5, name
+
+
+# ---------------------------------------------------------------------- course_utils.gpt
+from course_utils import gpt  # noqa: E402
+from course_utils.exercises import lesson_12_language_models as lesson  # noqa: E402
+
+
+def _merge_by_loop(ids, a, b, new_id):
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(int(ids[i]))
+            i += 1
+    return np.array(out, dtype=np.int64)
+
+
+def test_merge_pair_equals_the_left_to_right_loop(rng):
+    """The vectorised merge (runs of a == b handled by parity) equals the plain loop on random streams."""
+    for trial in range(300):
+        ids = rng.integers(0, 3, size=int(rng.integers(0, 30)))
+        a, b = int(rng.integers(0, 3)), int(rng.integers(0, 3))
+        assert np.array_equal(gpt.merge_pair(ids, a, b, 9), _merge_by_loop(ids, a, b, 9)), (ids, a, b)
+
+
+def test_bpe_round_trip_and_counts(rng):
+    text = "the cat sat on the mat; the hat is flat. " * 20 + "zebra"
+    chars = gpt.char_vocabulary(text)
+    ids = gpt.encode_chars(text, chars)
+    merges, lengths = gpt.train_bpe(ids, len(chars), 30)
+    tokens = gpt.bpe_encode(ids, merges, len(chars))
+    assert len(tokens) == lengths[-1] < len(ids) and np.all(np.diff(lengths) < 0)
+    assert gpt.bpe_decode(tokens, gpt.token_strings(chars, merges)) == text
+    counts = gpt.count_pairs(ids, len(chars))
+    assert counts.sum() == len(ids) - 1
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        gpt.encode_chars("q!", chars)
+
+
+def test_exercise_references_agree_with_the_library(rng):
+    x = rng.normal(size=(2, 3, 5))
+    layer = nn.RMSNormalization(epsilon=1e-3)
+    layer.build(x.shape)
+    scale = rng.normal(size=5)
+    layer.set_weights([scale])
+    dout = rng.normal(size=x.shape)
+    np.testing.assert_allclose(lesson.rms_norm(x, scale, 1e-3), layer.forward(x), rtol=1e-12)
+    dx, dscale = lesson.rms_norm_backward(dout, x, scale, 1e-3)
+    np.testing.assert_allclose(dx, layer.backward(dout), rtol=1e-12)
+    np.testing.assert_allclose(dscale, layer.grads[0], rtol=1e-12)
+    np.testing.assert_array_equal(lesson.causal_mask(5), np.tril(np.ones((5, 5), dtype=bool)))
+
+
+def _small_gpt(dtype, seed=0):
+    keras.utils.set_random_seed(seed)
+    config = gpt.GPTConfig(vocab_size=11, seq_len=6, d_model=8, num_heads=2, num_layers=2, ff_units=12)
+    model = gpt.build_gpt(config, dtype=dtype)
+    rng = np.random.default_rng(seed)    # random scales and biases, so that every gradient is tested on real numbers
+    model.set_weights([rng.normal(size=w.shape) * (0.5 if w.ndim > 1 else 1.0) for w in model.get_weights()])
+    return model, config
+
+
+def test_gpt_numpy_twin_matches_keras_forward_and_every_gradient(rng):
+    """The whole GPT (embeddings, 2 pre-norm blocks with causal MHA and SwiGLU, final norm, logits):
+    compare_with_keras at the backend's tolerance (float64 1e-7 on TensorFlow, measured ~1e-14)."""
+    from helpers import keras_rtol
+    model, config = _small_gpt("float64")
+    tokens = rng.integers(0, config.vocab_size, size=(3, config.seq_len))
+    report = compare_with_keras(model, [tokens, gpt.positions_for(tokens)], title="GPT")
+    assert len(report.rows) == 1 + len(model.trainable_weights)
+    report.assert_close(keras_rtol())
+
+
+def test_numpy_gpt_formulas_and_kv_cache_equal_the_nn_twin(rng):
+    model, config = _small_gpt("float64", seed=1)
+    twin = nn.from_keras(model)
+    numpy_gpt = gpt.NumpyGPT(model, config)
+    tokens = rng.integers(0, config.vocab_size, size=(2, config.seq_len))
+    full, _ = numpy_gpt.forward(tokens)
+    np.testing.assert_allclose(full, twin.forward([tokens, gpt.positions_for(tokens)]), rtol=1e-10, atol=1e-12)
+    logits, cache = numpy_gpt.forward(tokens[:, :2])
+    pieces = [logits]
+    for t in range(2, config.seq_len):
+        logits, cache = numpy_gpt.forward(tokens[:, t:t + 1], cache)
+        pieces.append(logits)
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="positions"):
+        numpy_gpt.forward(tokens[:, :1], cache)
+    a = gpt.generate(numpy_gpt, tokens[:, :2], 4, temperature=0.7, top_k=3, rng=np.random.default_rng(0))
+    b = gpt.generate(numpy_gpt, tokens[:, :2], 4, temperature=0.7, top_k=3, rng=np.random.default_rng(0),
+                     use_cache=False)
+    assert a.shape == (2, 6) and np.array_equal(a, b)
+
+
+def test_sample_top_k_keeps_only_the_top_k():
+    logits = np.array([[0.0, 5.0, 1.0, 4.0], [3.0, 0.0, 0.0, 0.0]])
+    u = np.linspace(0, 0.999, 50)
+    for value in u:
+        sample = gpt.sample_top_k(logits, 1.0, 2, np.array([value, value]))
+        assert sample[0] in (1, 3) and sample[1] in (0, 1, 2, 3)
+    assert np.all(gpt.sample_top_k(logits, 1.0, 1, np.array([0.99, 0.99])) == [1, 0])   # top-1 = greedy
+    assert np.all(gpt.sample_top_k(logits, 1.0, None, np.array([0.0, 0.0])) == [0, 0])
+
+
+def test_bigram_loss_is_the_mean_negative_log_probability():
+    ids = np.array([0, 1, 0, 1, 1, 0])
+    with np.errstate(divide="ignore"):       # alpha 0: the unseen pair (0, 0) gets log 0 = -inf
+        log_probs = gpt.bigram_log_probs(ids, 2, alpha=0.0)
+    np.testing.assert_allclose(np.exp(log_probs), [[0, 1], [2 / 3, 1 / 3]])
+    np.testing.assert_allclose(gpt.bigram_loss(log_probs, np.array([0, 1, 0])), -(0 + np.log(2 / 3)) / 2)
