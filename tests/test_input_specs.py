@@ -207,6 +207,64 @@ def test_unsupported_constructor_argument_is_a_clear_value_error(make, match):
         make()
 
 
+# ----------------------------------------------------------------- input specs (issue 18, point 4)
+SPEC_LAYERS = ["Dense", "Embedding", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "UpSampling2D",
+               "Conv1D", "Conv2DTranspose", "MaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+               "BatchNormalization", "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "TimeDistributed",
+               "MultiHeadAttention", "Add", "Subtract", "Multiply", "Average", "Concatenate"]
+# The plumbing the base class now does: none of it in a forward (or the helpers it computes with).
+PLUMBING = ("_as_input(", "_ensure_built(", "self.build(", "_check_features(", "_check_inputs(")
+
+
+@pytest.mark.parametrize("name", SPEC_LAYERS)
+def test_layer_declares_an_input_spec_and_its_forward_is_the_formula(name):
+    import inspect
+    from course_utils.nn.base import InputSpec
+    cls = getattr(nn, name)
+    spec = cls.input_spec
+    assert isinstance(spec, InputSpec) or (isinstance(spec, dict) and spec and
+                                           all(isinstance(s, InputSpec) for s in spec.values())), spec
+    assert getattr(cls.forward, "checks_input_spec", False), f"{name}.forward is not checked by the base class"
+    # an RNN's _prepare still checks the initial states (not x: no rank check, no build)
+    for method, plumbing in (("forward", PLUMBING), ("_forward", PLUMBING), ("_inputs", PLUMBING),
+                             ("_prepare", ("_ensure_built(", "self.build(", "ndim=3"))):
+        fn = getattr(cls, method, None)
+        if fn is None:
+            continue
+        source = inspect.getsource(inspect.unwrap(fn))
+        assert not [p for p in plumbing if p in source], f"{name}.{method} still does input plumbing"
+
+
+@pytest.mark.parametrize("make, build_shape, bad_shape, match", [
+    (lambda: nn.Dense(3), (2, 4), (2, 5), r"expected input with last dimension 4, received shape \(2, 5\)"),
+    (lambda: nn.LSTM(3), (2, 5, 4), (2, 5, 6), r"LSTM '.*' expected input with 4 features.*\(2, 5, 6\)"),
+    (lambda: nn.GRU(3), (2, 5, 4), (2, 4), r"An RNN reads sequences"),
+    (lambda: nn.MultiHeadAttention(2, 3), (2, 5, 4), (2, 5, 6),
+     r"expected query with last dimension 4 \(its query kernel has shape \(4, 2, 3\)\)"),
+], ids=["Dense", "LSTM", "GRU-rank", "MultiHeadAttention"])
+def test_the_base_class_checks_the_sizes_build_fixed(make, build_shape, bad_shape, match):
+    """build sets InputSpec(axes={-1: n}) as Keras's layers do; the base class checks it before the forward,
+    with the layer's own message; any batch size passes."""
+    layer = make()
+    args = (np.ones(build_shape),) * (2 if isinstance(layer, nn.MultiHeadAttention) else 1)
+    layer(*args)
+    spec = layer.input_spec["query"] if isinstance(layer.input_spec, dict) else layer.input_spec
+    assert spec.axes == {-1: build_shape[-1]}
+    layer(*[np.ones((7,) + build_shape[1:]) for _ in args])        # another batch size
+    with pytest.raises(ValueError, match=match):
+        layer(*[np.ones(bad_shape) for _ in args])
+
+
+def test_merge_layers_check_each_input_of_the_list():
+    layer = nn.Add()
+    with pytest.raises(ValueError, match=r"non-finite input 1"):
+        layer([np.ones((2, 3)), np.full((2, 3), np.nan)])
+    with pytest.raises(ValueError, match=r"should be called on a list of inputs"):
+        layer(np.ones((2, 3)))
+    assert layer([np.ones((2, 3)), np.ones((2, 3))]).shape == (2, 3)
+    assert layer.input_shape == [(None, 3), (None, 3)]
+
+
 def test_keras_defaults_of_unsupported_arguments_pass():
     layer = nn.BatchNormalization(renorm=False, renorm_clipping=None, renorm_momentum=0.99, synchronized=False)
     assert layer.get_config()["axis"] == -1

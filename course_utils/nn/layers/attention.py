@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import initializers, regularizers
-from ..base import Layer, is_positive_int, positive_int, shape_str
+from ..base import InputSpec, Layer, is_positive_int, positive_int, shape_str
 from ..symbolic import SymbolicTensor, has_symbolic
 from ..threads import one_blas_thread
 
@@ -141,6 +141,8 @@ class MultiHeadAttention(Layer):
         "kernel_constraint": ((None,), "a constraint Keras's optimizer applies to the kernels after each step"),
         "bias_constraint": ((None,), "a constraint Keras's optimizer applies to the biases after each step"),
     }
+    # (batch, seq, features) each; build adds the feature size each kernel was built for (axes={-1: D})
+    input_spec = {"query": InputSpec(ndim=3), "value": InputSpec(ndim=3), "key": InputSpec(ndim=3)}
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -227,6 +229,8 @@ class MultiHeadAttention(Layer):
         else:
             self.query_bias = self.key_bias = self.value_bias = self.output_bias = None
         self.query_shape, self.value_shape, self.key_shape = query_shape, value_shape, key_shape
+        self.input_spec = {what: InputSpec(ndim=3, axes={-1: shape[-1]}) for what, shape in
+                           (("query", query_shape), ("value", value_shape), ("key", key_shape))}
         super().build(query_shape)
 
     def keras_build_shapes(self):
@@ -262,10 +266,14 @@ class MultiHeadAttention(Layer):
         return self.kernel_regularizer if slot.name.endswith("kernel") else self.bias_regularizer
 
     # ---------------------------------------------------------------- computing
-    def _check_inputs(self, query, value, key):
-        query = self._as_input(query, ndim=3, what="query")
-        value = self._as_input(value, ndim=3, what="value")
-        key = value if key is None else self._as_input(key, ndim=3, what="key")
+    def _check_input_specs(self, arguments):
+        """query, value, key checked against the specs (rank 3, the feature sizes built for), then
+        against each other: value and key of one length S, one batch size for all three."""
+        checked = super()._check_input_specs(arguments)
+        query, value = checked["query"], checked["value"]
+        key = value if checked["key"] is None else checked["key"]
+        if checked["key"] is None and value.shape[-1] != self.key_kernel.shape[0]:   # the value serves as key
+            raise ValueError(self._axis_size_error(value, -1, self.key_kernel.shape[0], "key"))
         if value.shape[1] != key.shape[1]:
             raise ValueError(f"All dimensions of `value` and `key`, except the last one, must be equal. "
                              f"Received: value_shape={shape_str(value.shape)} and key_shape={shape_str(key.shape)}")
@@ -273,13 +281,13 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"Layer '{self.name}' expected query, value and key with the same batch size, "
                              f"received query {shape_str(query.shape)}, value {shape_str(value.shape)}, "
                              f"key {shape_str(key.shape)}.")
-        return query, value, key
+        return checked
 
-    def _check_features(self, what, x, kernel):
-        if x.shape[-1] != kernel.shape[0]:
-            raise ValueError(f"Layer '{self.name}' expected {what} with last dimension {kernel.shape[0]} "
-                             f"(its {what} kernel has shape {shape_str(kernel.shape)}), received {what} of "
-                             f"shape {shape_str(x.shape)}. Give the same feature size it was built with.")
+    def _axis_size_error(self, x, axis, size, what="input"):
+        kernel = getattr(self, f"{what}_kernel")
+        return (f"Layer '{self.name}' expected {what} with last dimension {kernel.shape[0]} "
+                f"(its {what} kernel has shape {shape_str(kernel.shape)}), received {what} of "
+                f"shape {shape_str(x.shape)}. Give the same feature size it was built with.")
 
     def _mask(self, attention_mask, use_causal_mask, N, T, S):
         """The combined boolean mask, broadcastable to (N, 1, T, S), or None: attention_mask (nonzero
@@ -340,12 +348,7 @@ class MultiHeadAttention(Layer):
 
     def _forward(self, query, value, key, attention_mask, use_causal_mask, return_attention_scores, training):
         has_key = key is not None
-        query, value, key = self._check_inputs(query, value, key)
-        if not self.built:
-            self.build(query.shape, value.shape, key.shape if has_key else None)
-        self._check_features("query", query, self.query_kernel)
-        self._check_features("value", value, self.value_kernel)
-        self._check_features("key", key, self.key_kernel)
+        key = value if key is None else key                              # mha(x, x): the value is the key
         (N, T, _), S = query.shape, value.shape[1]
         h, k, v = self.num_heads, self.key_dim, self.value_dim
         mask = self._mask(attention_mask, use_causal_mask, N, T, S)
