@@ -209,7 +209,8 @@ def test_unsupported_constructor_argument_is_a_clear_value_error(make, match):
 
 # ----------------------------------------------------------------- input specs (issue 18, point 4)
 SPEC_LAYERS = ["Dense", "Embedding", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "UpSampling2D",
-               "Conv1D", "Conv2DTranspose", "MaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+               "Conv1D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling2D",
+               "GlobalAveragePooling2D", "GlobalMaxPooling2D",
                "BatchNormalization", "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "TimeDistributed",
                "MultiHeadAttention", "Add", "Subtract", "Multiply", "Average", "Concatenate"]
 # The plumbing the base class now does: none of it in a forward (or the helpers it computes with).
@@ -241,7 +242,11 @@ def test_layer_declares_an_input_spec_and_its_forward_is_the_formula(name):
     (lambda: nn.GRU(3), (2, 5, 4), (2, 4), r"An RNN reads sequences"),
     (lambda: nn.MultiHeadAttention(2, 3), (2, 5, 4), (2, 5, 6),
      r"expected query with last dimension 4 \(its query kernel has shape \(4, 2, 3\)\)"),
-], ids=["Dense", "LSTM", "GRU-rank", "MultiHeadAttention"])
+    (lambda: nn.BatchNormalization(), (2, 3, 4), (2, 3, 5),
+     r"was built for inputs of rank 3 with 4 channels on axis -1, received shape \(2, 3, 5\)"),
+    (lambda: nn.BatchNormalization(), (2, 3, 4), (2, 3, 3, 4),
+     r"was built for inputs of rank 3 with 4 channels on axis -1, received shape \(2, 3, 3, 4\)"),
+], ids=["Dense", "LSTM", "GRU-rank", "MultiHeadAttention", "BatchNormalization", "BatchNormalization-rank"])
 def test_the_base_class_checks_the_sizes_build_fixed(make, build_shape, bad_shape, match):
     """build sets InputSpec(axes={-1: n}) as Keras's layers do; the base class checks it before the forward,
     with the layer's own message; any batch size passes."""

@@ -546,8 +546,7 @@ class Layer:
         if np.issubdtype(x.dtype, np.complexfloating):
             raise TypeError(f"Layer '{self.name}' expected a real-valued array as {what}, received dtype {x.dtype}.")
         if ndim is not None and x.ndim != ndim:
-            raise ValueError(f"Layer '{self.name}' expected {what} of rank {ndim} "
-                             f"{self._rank_hint(ndim)}, received shape {shape_str(x.shape)}.")
+            raise ValueError(self._rank_error(x, ndim, what))
         if x.ndim < min_ndim:
             raise ValueError(f"Layer '{self.name}' expected {what} of rank >= {min_ndim} "
                              f"(a batch dimension first), received shape {shape_str(x.shape)}. "
@@ -559,6 +558,10 @@ class Layer:
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(self.compute_dtype)
         return x
+
+    def _rank_error(self, x, ndim, what="input"):
+        """The message for an input of another rank than ``ndim`` (a layer may say it its own way)."""
+        return f"Layer '{self.name}' expected {what} of rank {ndim} {self._rank_hint(ndim)}, received shape {shape_str(x.shape)}."
 
     def _rank_hint(self, ndim):
         return {2: "(batch, features)", 3: "(batch, timesteps, features)",

@@ -102,7 +102,16 @@ class BatchNormalization(Layer):
         self._ndim = len(input_shape)
         self._reduction_axes = tuple(i for i in range(self._ndim) if i != axis)
         self._stat_shape = tuple(input_shape[axis] if i == axis else 1 for i in range(self._ndim))
+        # as Keras: the rank and the size of ``axis`` are fixed, the batch and other axes are not
+        self.input_spec = InputSpec(ndim=self._ndim, axes={self.axis: input_shape[axis]}, dtype="compute")
         super().build(input_shape)
+
+    def _axis_size_error(self, x, axis=None, size=None, what="input"):
+        return (f"Layer '{self.name}' was built for inputs of rank {self._ndim} with {self.moving_mean.shape[0]} "
+                f"channels on axis {self.axis}, received shape {shape_str(x.shape)}.")
+
+    def _rank_error(self, x, ndim, what="input"):
+        return self._axis_size_error(x) if self.built else super()._rank_error(x, ndim, what)
 
     def compute_output_shape(self, input_shape):
         _check_axis(self.axis, len(input_shape), self.name)
@@ -116,10 +125,6 @@ class BatchNormalization(Layer):
         """``mask`` (x's shape without the last axis; Embedding's mask_zero, Masking): in training,
         the moments are over the unmasked positions only, as Keras's ``_moments``:
         mu = sum(m x) / (sum m + 1e-7),  var = sum(m (x - mu)^2) / (sum m + 1e-7)."""
-        channels = self.moving_mean.shape[0]
-        if x.ndim != self._ndim or x.shape[self.axis] != channels:
-            raise ValueError(f"Layer '{self.name}' was built for inputs of rank {self._ndim} with "
-                             f"{channels} channels on axis {self.axis}, received shape {shape_str(x.shape)}.")
         training = bool(training) and self.trainable  # a frozen BatchNormalization runs in inference mode
         self._mask_weights = None
         if training and mask is not None:

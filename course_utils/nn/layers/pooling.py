@@ -25,6 +25,8 @@ from ..conv_utils import (_check_rank3, _check_sequence_length, _normalize_seque
 class _Pooling2D(Layer):
     """What max and average pooling share: arguments, output shape, windows."""
 
+    input_spec = InputSpec(ndim=4, dtype="layer")   # (batch, height, width, channels), any sizes
+
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = normalize_tuple(pool_size, "pool_size")
@@ -41,11 +43,13 @@ class _Pooling2D(Layer):
         n, h_out, w_out = window_output_shape(self, input_shape, self.pool_size, "pool")
         return (n, h_out, w_out, tuple(input_shape)[-1])
 
+    def _check_input_spec(self, x):
+        """The spec's checks, and an image no smaller than the pool with padding='valid'."""
+        x = super()._check_input_spec(x)
+        return check_image_input(self, x, self.pool_size, self.strides, self.padding, what="pool")
+
     def _prepare(self, x, pad_value):
-        """x checked and padded, its window view (N, H_out, W_out, ph, pw, C) and the paddings."""
-        x = check_image_input(self, x, self.pool_size, self.strides, self.padding, what="pool")
-        self._ensure_built(x)
-        x = self._cast_input(x)
+        """x padded, its window view (N, H_out, W_out, ph, pw, C) and the paddings."""
         _, height, width, _ = x.shape
         pads = padding_amounts(height, width, self.pool_size, self.strides, self.padding)
         xp = pad_images(x, pads, value=pad_value)
