@@ -266,7 +266,8 @@ def test_channel_mismatch_is_refused():
                                         r"Received: kernel_size=\(3,\)"),
     (dict(filters=2, kernel_size=3, strides=0), r"`strides`.*>= 1. Received: strides=0"),
     (dict(filters=2, kernel_size=3, padding="full"), r"'valid' or 'same'. Received: padding='full'"),
-    (dict(filters=2, kernel_size=3, dilation_rate=2), r"dilation_rate=1 only.*Received: dilation_rate=2"),
+    (dict(filters=2, kernel_size=3, strides=2, dilation_rate=2),
+     r"`strides > 1` not supported in conjunction with `dilation_rate > 1`"),
     (dict(filters=2, kernel_size=3, groups=2), r"groups=1 only.*Received: groups=2"),
     (dict(filters=2, kernel_size=3, data_format="channels_first"), r"channels_last.*Received: "
                                                                    r"data_format='channels_first'"),
@@ -277,7 +278,6 @@ def test_bad_conv_arguments_are_refused(kwargs, message):
 
 
 @pytest.mark.parametrize("keras_kwargs, message", [
-    (dict(dilation_rate=2), r"dilation_rate=1 only.*Received: dilation_rate=\(2, 2\)"),
     (dict(groups=2), r"groups=1 only"),
     (dict(data_format="channels_first"), r"channels_last' only"),
     (dict(activity_regularizer="l2"), r"cannot reproduce a Keras layer with activity_regularizer"),

@@ -16,7 +16,8 @@ from course_utils.gradcheck import check_layer_gradients
 
 keras = pytest.importorskip("keras")
 
-RTOL_NUMERIC = 1e-6   # analytic vs centred differences (h = 1e-5), float64
+RTOL_NUMERIC = 1e-6   # analytic vs centred differences (h = 1e-5), float64, element by element
+RTOL_SCALED = 1e-7    # the same, relative to the gradient's scale (see _finite_differences)
 
 
 def _away_from(x, points, gap=1e-3):
@@ -211,3 +212,234 @@ def test_normalization_with_given_mean_and_variance_matches_keras(rng):
                                  ([[1.0, 2.0, 3.0, 4.0]] * 3, [[1.0, 2.0, 3.0, 4.0]] * 3, (1, 2))]:
         _check(nn.Normalization(axis=axis, mean=mean, variance=variance), rng.normal(size=(2, 3, 4))
                if axis != -1 or np.ndim(mean) == 0 else rng.normal(size=(2, 5, 3)), f"Normalization({mean})")
+
+
+def _finite_differences(layer, x, dout=None, seed=0):
+    """The largest error of dx and of every weight gradient (by position: Bidirectional's two layers
+    share weight names) against centred differences (h = 1e-5, float64), relative to the gradient's
+    scale: max |analytic - numeric| / max(1, max |numeric|). Centred differences are good to about
+    1e-10 here, so a right backward pass gives < 1e-7 and a wrong one O(1)."""
+    from course_utils.gradcheck import numerical_gradient
+
+    def rel_error(analytic, numeric):
+        return float(np.max(np.abs(analytic - numeric), initial=0.0) / max(1.0, np.max(np.abs(numeric), initial=0.0)))
+    x = np.array(x, dtype=np.float64)
+    out = layer.forward(x)
+    outs = out if isinstance(out, list) else [out]
+    rng = np.random.default_rng(seed)
+    douts = [rng.normal(size=o.shape) for o in outs]
+
+    def loss():
+        y = layer.forward(x)
+        return sum(float(np.sum(a * d)) for a, d in zip(y if isinstance(y, list) else [y], douts))
+    dx = layer.backward(douts if isinstance(out, list) else douts[0])
+    grads = [np.array(g) for g in layer.grads]
+    errors = [rel_error(dx, numerical_gradient(loss, x))]
+    errors += [rel_error(g, numerical_gradient(loss, w)) for g, w in zip(grads, layer.trainable_weights)]
+    return max(errors)
+
+
+# ------------------------------------------------------------------------------ dilated convolutions
+def test_conv1d_dilation_matches_keras_wavenet_stack(rng):
+    """Dilated causal Conv1D (WaveNet): random kernel sizes and dilation rates, every padding."""
+    for _ in range(10):
+        k, d = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        padding = str(rng.choice(["causal", "same", "valid"]))
+        layer = nn.Conv1D(int(rng.integers(1, 4)), k, dilation_rate=d, padding=padding,
+                          activation=[None, "tanh"][int(rng.integers(2))])
+        x = rng.normal(size=(2, (k - 1) * d + int(rng.integers(1, 6)), int(rng.integers(1, 4))))
+        compare_with_keras(layer, x, title=f"Conv1D(k={k}, d={d}, {padding})").assert_close()
+        assert _finite_differences(layer, x) < RTOL_SCALED
+    # a WaveNet stack: output t sees exactly the inputs <= t (receptive field 1 + (2 - 1)(1 + 2 + 4) = 8)
+    stack = nn.Sequential([nn.Conv1D(2, 2, dilation_rate=r, padding="causal") for r in (1, 2, 4)])
+    x = rng.normal(size=(1, 12, 1))
+    y = stack.forward(x)
+    x2 = x.copy()
+    x2[0, 9] += 1.0
+    changed = np.any(stack.forward(x2) != y, axis=(0, 2))
+    assert not changed[:9].any() and changed[9:].all()
+
+
+def test_conv2d_dilation_matches_keras(rng):
+    for _ in range(8):
+        kernel = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        dilation = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        padding = str(rng.choice(["valid", "same"]))
+        layer = nn.Conv2D(int(rng.integers(1, 4)), kernel, dilation_rate=dilation, padding=padding)
+        x = rng.normal(size=(2, 8, 9, int(rng.integers(1, 3))))
+        compare_with_keras(layer, x, title=f"Conv2D({kernel}, d={dilation}, {padding})").assert_close()
+        assert _finite_differences(layer, x) < RTOL_SCALED
+
+
+def test_dilation_with_strides_is_refused_as_keras_refuses_it():
+    with pytest.raises(ValueError, match="`strides > 1` not supported in conjunction with `dilation_rate > 1`"):
+        nn.Conv2D(2, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match="`strides > 1` not supported"):
+        nn.Conv1D(2, 3, strides=2, dilation_rate=2)
+
+
+# ------------------------------------------------------------------------------ depthwise, separable
+def _equal_strides_or_dilation(rng):
+    """strides (equal along both axes: TensorFlow's depthwise kernel refuses unequal ones) or a
+    dilation, never both (Keras's rule)."""
+    if rng.random() < 0.5:
+        s = int(rng.integers(1, 3))
+        return dict(strides=(s, s))
+    return dict(dilation_rate=(int(rng.integers(1, 3)), int(rng.integers(1, 3))))
+
+
+def test_depthwise_conv2d_matches_keras(rng):
+    for _ in range(8):
+        layer = nn.DepthwiseConv2D((int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                                   depth_multiplier=int(rng.integers(1, 4)),
+                                   padding=str(rng.choice(["valid", "same"])),
+                                   activation=[None, "relu", "tanh"][int(rng.integers(3))],
+                                   use_bias=bool(rng.random() < 0.7), **_equal_strides_or_dilation(rng))
+        x = rng.normal(size=(2, 7, 6, int(rng.integers(1, 4))))
+        x = _away_from(x, [0.0]) if layer.activation.name == "relu" else x
+        compare_with_keras(layer, x, title=f"DepthwiseConv2D {layer.get_config()}").assert_close()
+        assert _finite_differences(layer, x) < RTOL_SCALED
+        assert layer.depthwise_kernel.shape == layer.kernel_size + (x.shape[-1], layer.depth_multiplier)
+
+
+def test_separable_conv2d_matches_keras(rng):
+    for _ in range(8):
+        layer = nn.SeparableConv2D(int(rng.integers(1, 4)), (int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                                   depth_multiplier=int(rng.integers(1, 3)),
+                                   padding=str(rng.choice(["valid", "same"])),
+                                   activation=[None, "tanh"][int(rng.integers(2))],
+                                   use_bias=bool(rng.random() < 0.7), **_equal_strides_or_dilation(rng))
+        x = rng.normal(size=(2, 7, 6, int(rng.integers(1, 4))))
+        compare_with_keras(layer, x, title=f"SeparableConv2D {layer.get_config()}").assert_close()
+        assert _finite_differences(layer, x) < RTOL_SCALED
+        assert layer.weight_names == ["depthwise_kernel", "pointwise_kernel"] + (["bias"] if layer.use_bias else [])
+
+
+def test_conv1d_transpose_matches_keras(rng):
+    for _ in range(10):
+        k, s = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        padding = str(rng.choice(["valid", "same"]))
+        low = 1 if (padding == "same" and k % 2 == 0) else 0   # TensorFlow's rule (see Conv2DTranspose)
+        output_padding = None if rng.random() < 0.5 or low >= s else int(rng.integers(low, s))
+        layer = nn.Conv1DTranspose(int(rng.integers(1, 4)), k, strides=s, padding=padding,
+                                   output_padding=output_padding, activation=[None, "tanh"][int(rng.integers(2))])
+        x = rng.normal(size=(2, int(rng.integers(1, 6)), int(rng.integers(1, 4))))
+        try:
+            compare_with_keras(layer, x, title=f"Conv1DTranspose {layer.get_config()}").assert_close()
+        except ValueError as error:   # TensorFlow cannot run it either: refused with the reason
+            assert "does not map back" in str(error)
+            continue
+        assert _finite_differences(layer, x) < RTOL_SCALED
+        assert layer.kernel.shape == (k, layer.filters, x.shape[-1])
+
+
+# ------------------------------------------------------------------------------ Bidirectional
+@pytest.mark.parametrize("cls", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_matches_keras(rng, cls, merge_mode, return_sequences):
+    layer = nn.Bidirectional(getattr(nn, cls)(int(rng.integers(1, 4)), return_sequences=return_sequences),
+                             merge_mode=merge_mode)
+    x = rng.normal(size=(2, int(rng.integers(1, 5)), 3))
+    compare_with_keras(layer, x, title=f"Bidirectional({cls}, {merge_mode}, {return_sequences})").assert_close()
+    assert _finite_differences(layer, x) < RTOL_SCALED
+
+
+@pytest.mark.parametrize("cls, n_states", [("SimpleRNN", 1), ("LSTM", 2), ("GRU", 1)])
+def test_bidirectional_with_states_matches_keras(rng, cls, n_states):
+    """return_state=True and initial_state (forward's states, then backward's), as the seq2seq examples."""
+    layer = nn.Bidirectional(getattr(nn, cls)(3, return_sequences=True, return_state=True))
+    states = [rng.normal(size=(2, 3)) for _ in range(2 * n_states)]
+    report = compare_with_keras(layer, rng.normal(size=(2, 4, 3)), initial_state=states).assert_close()
+    assert sum(row.quantity.startswith("d initial_state") for row in report.rows) == 2 * n_states
+
+
+def test_bidirectional_converts_from_keras(rng):
+    inputs = keras.Input(shape=(5, 3))
+    h = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True), merge_mode="sum")(inputs)
+    outputs = keras.layers.Bidirectional(keras.layers.GRU(2))(h)
+    model = keras.Model(inputs, outputs)
+    twin = nn.from_keras(model)
+    assert [type(layer).__name__ for layer in twin.layers[1:]] == ["Bidirectional", "Bidirectional"]
+    assert [w.shape for w in twin.get_weights()] == [tuple(w.shape) for w in model.get_weights()]
+    compare_with_keras(model, rng.normal(size=(2, 5, 3))).assert_close()
+
+
+def test_bidirectional_refuses_a_non_recurrent_layer():
+    with pytest.raises(ValueError, match="Bidirectional wraps a course_utils.nn recurrent layer"):
+        nn.Bidirectional(nn.Dense(3))
+    with pytest.raises(ValueError, match="Invalid merge mode"):
+        nn.Bidirectional(nn.LSTM(3), merge_mode="max")
+
+
+# ------------------------------------------------------------------------------ loss reduction
+REDUCTION_CASES = {   # name: (NumPy class, keras.losses class, kwargs, targets, predictions)
+    "mse": ("MeanSquaredError", {}, "real", "real"),
+    "mae": ("MeanAbsoluteError", {}, "real", "real"),
+    "huber": ("Huber", {"delta": 0.7}, "real", "real"),
+    "kld": ("KLDivergence", {}, "dist", "dist"),
+    "bce": ("BinaryCrossentropy", {"label_smoothing": 0.1}, "binary", "prob"),
+    "bce_logits": ("BinaryCrossentropy", {"from_logits": True}, "binary", "real"),
+    "cce": ("CategoricalCrossentropy", {"label_smoothing": 0.2}, "onehot", "dist"),
+    "cce_logits": ("CategoricalCrossentropy", {"from_logits": True}, "onehot", "real"),
+    "sparse": ("SparseCategoricalCrossentropy", {}, "labels", "dist"),
+    "sparse_logits": ("SparseCategoricalCrossentropy", {"from_logits": True}, "labels", "real"),
+}
+
+
+def _draw_targets_or_predictions(kind, shape, rng):
+    if kind == "real":
+        return rng.normal(scale=2.0, size=shape)
+    if kind == "prob":
+        return rng.uniform(0.02, 0.98, size=shape)
+    if kind == "binary":
+        return rng.integers(0, 2, size=shape).astype(np.float64)
+    if kind == "dist":
+        p = rng.uniform(0.05, 1.0, size=shape)
+        return p / p.sum(axis=-1, keepdims=True)
+    if kind == "onehot":
+        return np.eye(shape[-1])[rng.integers(0, shape[-1], size=shape[:-1])]
+    return rng.integers(0, shape[-1], size=shape[:-1])
+
+
+@pytest.mark.parametrize("case", list(REDUCTION_CASES))
+@pytest.mark.parametrize("reduction", ["sum", "sum_over_batch_size", "none", "mean", "mean_with_sample_weight"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_reduction_matches_keras(rng, case, reduction, weighted):
+    """The value (an array with "none") equals Keras's, float64 on TensorFlow to 1e-7 (float32 tolerance
+    elsewhere); the gradient equals centred differences of the NumPy loss (of its sum with "none")
+    and, on TensorFlow, Keras's gradient."""
+    from helpers import keras_rtol
+    from course_utils.gradcheck import numerical_gradient
+    cls, kwargs, target_kind, pred_kind = REDUCTION_CASES[case]
+    try:
+        keras.losses.MeanSquaredError(reduction=reduction)
+    except ValueError:
+        pytest.skip(f"this Keras ({keras.__version__}) has no reduction={reduction!r}")
+    shape = (int(rng.integers(2, 5)), int(rng.integers(1, 3)), int(rng.integers(2, 5)))
+    y_true = _draw_targets_or_predictions(target_kind, shape, rng)
+    y_pred = _draw_targets_or_predictions(pred_kind, shape, rng)
+    sample_weight = rng.uniform(0.0, 3.0, size=shape[:-1]) if weighted else None
+    mine = getattr(nn, cls)(**kwargs, reduction=reduction)
+    theirs = getattr(keras.losses, cls)(**kwargs, reduction=reduction, dtype="float64")
+    value = mine.loss(y_true, y_pred, sample_weight)
+    keras_value = keras.ops.convert_to_numpy(theirs(y_true, y_pred, sample_weight=sample_weight))
+    assert np.shape(value) == keras_value.shape, f"{case} {reduction}: {np.shape(value)} vs {keras_value.shape}"
+    scale = max(1.0, float(np.max(np.abs(keras_value))))
+    assert np.max(np.abs(value - keras_value)) <= keras_rtol() * scale, f"{case} {reduction}: {value} vs {keras_value}"
+    assert mine.get_config()["reduction"] == reduction and mine.to_keras().reduction == reduction
+    grad = mine.gradient(y_true, y_pred, sample_weight)
+    numeric = numerical_gradient(lambda: np.sum(mine.loss(y_true, y_pred, sample_weight)), y_pred)
+    assert np.max(np.abs(grad - numeric)) < 1e-7 * max(1.0, np.max(np.abs(numeric))), f"{case} {reduction}"
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        p = tf.constant(y_pred)
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            keras_loss = theirs(tf.constant(y_true), p, sample_weight=sample_weight)
+        np.testing.assert_allclose(grad, tape.gradient(keras_loss, p).numpy(), rtol=1e-7, atol=1e-12)
+
+
+def test_loss_reduction_is_checked_as_keras_checks_it():
+    with pytest.raises(ValueError, match="Invalid value for argument `reduction`.*Received: reduction='average'"):
+        nn.MeanSquaredError(reduction="average")

@@ -89,7 +89,7 @@ def test_sparse_crossentropy_ignore_class_matches_keras(rng, from_logits, ignore
 
 def test_sparse_crossentropy_ignore_class_config_and_errors():
     loss = nn.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
-    assert loss.get_config() == {"from_logits": True, "ignore_class": -1}
+    assert loss.get_config() == {"reduction": "sum_over_batch_size", "from_logits": True, "ignore_class": -1}
     assert loss.to_keras().ignore_class == -1
     with pytest.raises(ValueError, match="ignore_class"):
         nn.SparseCategoricalCrossentropy(ignore_class=0.5)

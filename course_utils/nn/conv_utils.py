@@ -122,48 +122,65 @@ def pad_images(x, pads, value=0.0):
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
-def window_view(xp, window, strides, out_size):
+def window_view(xp, window, strides, out_size, dilation=(1, 1)):
     """A read-only strided view of every window of a padded batch: no copy.
 
     xp: (N, Hp, Wp, C) -> windows (N, H_out, W_out, kh, kw, C) with
-    windows[n, p, q, i, j, c] = xp[n, p * sh + i, q * sw + j, c].
+    windows[n, p, q, i, j, c] = xp[n, p * sh + i * dh, q * sw + j * dw, c]   (dh, dw: the dilation,
+    the step between the kernel's taps; 1 for an ordinary convolution).
     """
-    (kh, kw), (sh, sw), (h_out, w_out) = window, strides, out_size
+    (kh, kw), (sh, sw), (h_out, w_out), (dh, dw) = window, strides, out_size, dilation
     n, _, _, c = xp.shape
     s_n, s_h, s_w, s_c = xp.strides
     return as_strided(xp, shape=(n, h_out, w_out, kh, kw, c),
-                      strides=(s_n, s_h * sh, s_w * sw, s_h, s_w, s_c), writeable=False)
+                      strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
 
 
-def add_windows(dwindows, padded_shape, strides, dtype):
+def dilated_size(kernel_size, dilation_rate):
+    """The span of a dilated kernel along each axis, (k - 1) * d + 1: what the output size and
+    "same"/"causal" padding are computed with (a k-tap kernel with gaps of d - 1)."""
+    return tuple((k - 1) * d + 1 for k, d in zip(kernel_size, dilation_rate))
+
+
+def check_dilation(strides, dilation_rate):
+    """Keras's (and TensorFlow's) rule: a dilated convolution moves one step at a time."""
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                         f"Received: strides={tuple(strides)} and dilation_rate={tuple(dilation_rate)}")
+    return tuple(dilation_rate)
+
+
+def add_windows(dwindows, padded_shape, strides, dtype, dilation=(1, 1)):
     """col2im: the adjoint of ``window_view``. Sums every window's gradient back onto the padded input.
 
     dwindows: (N, H_out, W_out, kh, kw, C) -> dxp (N, Hp, Wp, C), with
-    dxp[n, p * sh + i, q * sw + j, c] += dwindows[n, p, q, i, j, c].
+    dxp[n, p * sh + i * dh, q * sw + j * dw, c] += dwindows[n, p, q, i, j, c].
     One vectorised strided add per kernel offset (i, j): kh * kw additions, no loop over pixels.
     """
     _, h_out, w_out, kh, kw, _ = dwindows.shape
-    sh, sw = strides
+    (sh, sw), (dh, dw) = strides, dilation
     dxp = np.zeros(padded_shape, dtype=dtype)
     for i in range(kh):
         for j in range(kw):
-            dxp[:, i:i + sh * (h_out - 1) + 1:sh, j:j + sw * (w_out - 1) + 1:sw, :] += dwindows[:, :, :, i, j, :]
+            dxp[:, i * dh:i * dh + sh * (h_out - 1) + 1:sh,
+                j * dw:j * dw + sw * (w_out - 1) + 1:sw, :] += dwindows[:, :, :, i, j, :]
     return dxp
 
 
-def add_windows_channels_first(dwindows_t, padded_shape, strides, dtype):
+def add_windows_channels_first(dwindows_t, padded_shape, strides, dtype, dilation=(1, 1)):
     """col2im as ``add_windows``, from window gradients laid out (kh, kw, C, N, H_out, W_out).
 
     Returns dxp (N, Hp, Wp, C) (a transposed view of a channels-first array), with
-    dxp[n, p * sh + i, q * sw + j, c] += dwindows_t[i, j, c, n, p, q]; kh * kw vectorised adds.
+    dxp[n, p * sh + i * dh, q * sw + j * dw, c] += dwindows_t[i, j, c, n, p, q]; kh * kw vectorised adds.
     """
     kh, kw, _, _, h_out, w_out = dwindows_t.shape
-    sh, sw = strides
+    (sh, sw), (dh, dw) = strides, dilation
     n, hp, wp, c = padded_shape
     dxp_t = np.zeros((c, n, hp, wp), dtype=dtype)
     for i in range(kh):
         for j in range(kw):
-            dxp_t[:, :, i:i + sh * (h_out - 1) + 1:sh, j:j + sw * (w_out - 1) + 1:sw] += dwindows_t[i, j]
+            dxp_t[:, :, i * dh:i * dh + sh * (h_out - 1) + 1:sh,
+                  j * dw:j * dw + sw * (w_out - 1) + 1:sw] += dwindows_t[i, j]
     return dxp_t.transpose(1, 2, 3, 0)
 
 

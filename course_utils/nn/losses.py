@@ -1,15 +1,20 @@
 """Losses with their gradients, matching Keras's values and its default reduction.
 
 Each loss first computes a per-sample loss l_i (the last axis reduced, as Keras's loss functions
-do), then Keras's default reduction, ``"sum_over_batch_size"``, with optional sample weights w_i:
+do), then Keras's ``reduction`` (an argument of every loss), with optional sample weights w_i:
 
-    L = sum_i w_i l_i / N         (N = the number of per-sample losses, whatever the weights)
+    "sum_over_batch_size" (default), "mean":  L = sum_i w_i l_i / N    (N = the number of per-sample
+                                                                         losses, whatever the weights)
+    "sum":                                    L = sum_i w_i l_i
+    "mean_with_sample_weight":                L = sum_i w_i l_i / sum_i w_i   (/ N without weights)
+    "none" (or None):                         the array w_i l_i, unreduced
 
 Each loss here has
 
 - ``loss(y_true, y_pred, sample_weight=None) -> float``: as ``keras.losses.X()(y_true, y_pred, sample_weight)``;
 - ``gradient(y_true, y_pred, sample_weight=None) -> dL/dy_pred``: same shape as ``y_pred``,
-  w_i dl_i/dy_pred / N.
+  w_i dl_i/dy_pred / N (the divisor of the reduction; with "none", the gradient of sum_i w_i l_i,
+  as a GradientTape differentiates a non-scalar loss).
 
 Probabilities are clipped to ``[eps, 1 - eps]`` with Keras's ``epsilon = 1e-7``, so the loss
 stays finite when a prediction is exactly 0 or 1.
@@ -22,6 +27,14 @@ from .activations import sigmoid, softmax
 from .shapes import shape_str
 
 EPSILON = 1e-7
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def _check_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"Invalid value for argument `reduction`. Expected one of {set(REDUCTIONS)}. "
+                         f"Received: reduction={reduction!r}")
+    return reduction
 
 
 def _arrays(y_true, y_pred, name, same_shape=True):
@@ -68,6 +81,10 @@ class Loss:
 
     name = "loss"
     keras_class = None
+    reduction = "sum_over_batch_size"   # Keras's default (a subclass without __init__ takes it from here)
+
+    def __init__(self, reduction="sum_over_batch_size"):
+        self.reduction = _check_reduction(reduction)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         return self.loss(y_true, y_pred, sample_weight)
@@ -81,22 +98,35 @@ class Loss:
         w = _sample_weight(sample_weight, per_sample.shape, per_sample.dtype)
         if w is not None:
             per_sample = per_sample * w
-        return float(np.sum(per_sample) / max(per_sample.size, 1))
+        if self.reduction in ("none", None):
+            return per_sample
+        return float(np.sum(per_sample) / self._divisor(per_sample.size, sample_weight))
+
+    def _divisor(self, n, sample_weight):
+        """What the reduction divides the weighted sum by (1 for "sum" and "none"); a zero divisor
+        gives a zero loss, as Keras's divide_no_nan."""
+        if self.reduction in ("sum", "none", None):
+            return 1.0
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            total = float(np.sum(sample_weight))
+        else:
+            total = float(n)
+        return total if total != 0 else np.inf
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = self._prepare(y_true, y_pred)
         grad = self.per_sample_gradient(y_true, y_pred)
-        n = max(int(np.prod(self._per_sample_shape(y_pred))), 1)
+        n = int(np.prod(self._per_sample_shape(y_pred)))
         w = _sample_weight(sample_weight, self._per_sample_shape(y_pred), grad.dtype)
         if w is not None:
             grad = grad * w[..., None]
-        return grad / n
+        return grad / self._divisor(n, sample_weight)
 
     def _per_sample_shape(self, y_pred):
         return y_pred.shape[:-1]
 
     def get_config(self):
-        return {}
+        return {"reduction": self.reduction}
 
     def to_keras(self):
         import keras
@@ -150,13 +180,14 @@ class Huber(Loss):
     name = "huber_loss"
     keras_class = "Huber"
 
-    def __init__(self, delta=1.0):
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size"):
+        super().__init__(reduction)
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta >= 0:
             raise ValueError(f"Huber expected delta >= 0, received delta={delta!r}.")
         self.delta = float(delta)
 
     def get_config(self):
-        return {"delta": self.delta}
+        return {**super().get_config(), "delta": self.delta}
 
     def per_sample(self, y_true, y_pred):
         e = y_pred - y_true
@@ -194,12 +225,13 @@ class KLDivergence(Loss):
 class _SmoothedCrossentropy(Loss):
     """The arguments the binary and categorical cross-entropies share, as Keras's."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0):
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size"):
+        super().__init__(reduction)
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_label_smoothing(label_smoothing)
 
     def get_config(self):
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
 class BinaryCrossentropy(_SmoothedCrossentropy):
@@ -296,7 +328,8 @@ class SparseCategoricalCrossentropy(Loss):
     name = "sparse_categorical_crossentropy"
     keras_class = "SparseCategoricalCrossentropy"
 
-    def __init__(self, from_logits=False, ignore_class=None):
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size"):
+        super().__init__(reduction)
         self.from_logits = bool(from_logits)
         if ignore_class is not None and (isinstance(ignore_class, bool) or not float(ignore_class).is_integer()):
             raise ValueError(f"`ignore_class` must be an integer class id (e.g. -1 for padding) or None. "
@@ -305,7 +338,7 @@ class SparseCategoricalCrossentropy(Loss):
         self._dense = CategoricalCrossentropy(from_logits=True)
 
     def get_config(self):
-        config = {"from_logits": self.from_logits}
+        config = {**super().get_config(), "from_logits": self.from_logits}
         if self.ignore_class is not None:
             config["ignore_class"] = self.ignore_class
         return config

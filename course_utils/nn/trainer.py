@@ -83,7 +83,8 @@ class Trainer:
         if not hasattr(last, "backward_from_logits") or getattr(self.loss, "from_logits", True):
             return None
         if activation == "sigmoid" and isinstance(self.loss, losses.BinaryCrossentropy):
-            return losses.BinaryCrossentropy(from_logits=True, label_smoothing=self.loss.label_smoothing)
+            return losses.BinaryCrossentropy(from_logits=True, label_smoothing=self.loss.label_smoothing,
+                                             reduction=self.loss.reduction)
         if activation == "softmax" and isinstance(self.loss, (losses.CategoricalCrossentropy,
                                                               losses.SparseCategoricalCrossentropy)):
             return type(self.loss)(**{**self.loss.get_config(), "from_logits": True})   # label_smoothing kept

@@ -2,7 +2,8 @@
 group, each layer's forward and backward formulas side by side in its class."""
 from .activations import Activation, LeakyReLU, ReLU, Softmax
 from .attention import MultiHeadAttention, positional_encoding
-from .convolutional import Conv1D, Conv2D, Conv2DTranspose
+from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
+                            SeparableConv2D)
 from .core import Dense, Embedding, Input, InputLayer
 from .merging import Add, Average, Concatenate, Dot, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization, RMSNormalization, UnitNormalization
@@ -11,4 +12,4 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
 from .preprocessing import Normalization, Rescaling
 from .regularization import Dropout
 from .reshaping import Cropping2D, Flatten, Permute, RepeatVector, Reshape, UpSampling2D, ZeroPadding2D
-from .rnn import GRU, LSTM, SimpleRNN, TimeDistributed
+from .rnn import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed

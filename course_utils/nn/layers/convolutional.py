@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import InputSpec, KernelAndBias, Layer, shape_str
+from .. import activations, initializers, regularizers
+from ..base import ActivationAttribute, InputSpec, KernelAndBias, Layer, positive_int, shape_str
 from ..conv_utils import (_check_rank3, _check_sequence_length, _normalize_sequence_format, add_windows,
-                          add_windows_channels_first, check_image_input, conv_output_size, crop,
+                          add_windows_channels_first, check_dilation, check_image_input, conv_output_size, crop,
+                          dilated_size,
                           normalize_data_format, normalize_padding, normalize_tuple, pad_images,
                           padding_amounts, positive_filters, same_padding, sequence_pads,
                           window_output_shape, window_view)
@@ -31,8 +33,8 @@ class Conv2D(KernelAndBias, Layer):
 
     Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, F)``, H_out/W_out from ``conv_output_size``.
 
-    Forward (xp = x padded; sh, sw the strides):
-        z[n, p, q, f] = sum_{i, j, c} xp[n, p*sh + i, q*sw + j, c] * kernel[i, j, c, f] + bias[f]
+    Forward (xp = x padded; sh, sw the strides; dh, dw the dilation_rate, 1 by default):
+        z[n, p, q, f] = sum_{i, j, c} xp[n, p*sh + i*dh, q*sw + j*dw, c] * kernel[i, j, c, f] + bias[f]
         y = activation(z)
       as im2col:  cols = windows(xp) reshaped to (N*H_out*W_out, kh*kw*C)
                   z = cols @ K + bias,             K = kernel reshaped to (kh*kw*C, F)
@@ -55,14 +57,10 @@ class Conv2D(KernelAndBias, Layer):
         self.strides = normalize_tuple(strides, "strides")
         self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format, "Conv2D")
-        if normalize_tuple(dilation_rate, "dilation_rate") != (1, 1):
-            raise ValueError(f"The NumPy Conv2D supports dilation_rate=1 only (no atrous convolution). "
-                             f"Received: dilation_rate={dilation_rate!r}. Use a Keras layer with "
-                             f"dilation_rate=1, or keras.layers.Conv2D itself for dilated convolutions.")
         if groups != 1:
             raise ValueError(f"The NumPy Conv2D supports groups=1 only (every filter sees every input "
                              f"channel). Received: groups={groups!r}.")
-        self.dilation_rate = (1, 1)
+        self.dilation_rate = check_dilation(self.strides, normalize_tuple(dilation_rate, "dilation_rate"))
         self.groups = 1
         self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
                                       kernel_regularizer, bias_regularizer)
@@ -76,23 +74,25 @@ class Conv2D(KernelAndBias, Layer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        n, h_out, w_out = window_output_shape(self, input_shape, self.kernel_size, "kernel")
+        n, h_out, w_out = window_output_shape(self, input_shape, dilated_size(self.kernel_size, self.dilation_rate),
+                                              "kernel")
         return (n, h_out, w_out, self.filters)
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
-        x = check_image_input(self, x, self.kernel_size, self.strides, self.padding)
+        span = dilated_size(self.kernel_size, self.dilation_rate)   # (k - 1) d + 1
+        x = check_image_input(self, x, span, self.strides, self.padding)
         self._ensure_built(x)
         channels = self.kernel.shape[2]
         x = self._check_input_channels(x, channels)
         n, height, width, _ = x.shape
         kh, kw = self.kernel_size
-        pads = padding_amounts(height, width, self.kernel_size, self.strides, self.padding)
+        pads = padding_amounts(height, width, span, self.strides, self.padding)
         xp = pad_images(x, pads)
-        h_out = conv_output_size(height, kh, self.strides[0], self.padding)
-        w_out = conv_output_size(width, kw, self.strides[1], self.padding)
+        h_out = conv_output_size(height, span[0], self.strides[0], self.padding)
+        w_out = conv_output_size(width, span[1], self.strides[1], self.padding)
         # im2col: one row per output pixel, its receptive field flattened in the kernel's (i, j, c) order
-        cols = window_view(xp, self.kernel_size, self.strides, (h_out, w_out)).reshape(
+        cols = window_view(xp, self.kernel_size, self.strides, (h_out, w_out), self.dilation_rate).reshape(
             n * h_out * w_out, kh * kw * channels)
         z = cols @ self.kernel.reshape(kh * kw * channels, self.filters)
         if self.use_bias:
@@ -117,7 +117,7 @@ class Conv2D(KernelAndBias, Layer):
         # image rows at a time (channels-first inside; about twice as fast as channels-last here)
         dcols_t = (self.kernel.reshape(kh * kw * channels, filters) @ dz2.T).reshape(
             kh, kw, channels, n, h_out, w_out)
-        dxp = add_windows_channels_first(dcols_t, padded_shape, self.strides, cols.dtype)
+        dxp = add_windows_channels_first(dcols_t, padded_shape, self.strides, cols.dtype, self.dilation_rate)
         return np.ascontiguousarray(crop(dxp, pads))
 
     # -------------------------------------------------------------------- config
@@ -149,8 +149,9 @@ class Conv1D(KernelAndBias, Layer):
 
     Shapes: x ``(N, T, C)`` -> y ``(N, T_out, F)``.
 
-    Forward (xp = x padded along time; s the stride):
-        z[n, t, f] = sum_{i, c} xp[n, t*s + i, c] * kernel[i, c, f] + bias[f],   y = activation(z)
+    Forward (xp = x padded along time; s the stride; d the dilation_rate, 1 by default - WaveNet's
+    dilated causal convolutions use d = 1, 2, 4, ... with padding="causal", k - 1 becoming (k - 1) d):
+        z[n, t, f] = sum_{i, c} xp[n, t*s + i*d, c] * kernel[i, c, f] + bias[f],   y = activation(z)
       as im2col:  cols (N*T_out, k*C) = windows of xp,  z = cols @ K + bias,  K = kernel as (k*C, F)
     Backward (dz = activation'(z) * dy, as (N*T_out, F)):
         d kernel = cols^T @ dz,   d bias = sum over n, t of dz
@@ -175,14 +176,10 @@ class Conv1D(KernelAndBias, Layer):
         else:
             self.padding = padding.lower()
         self.data_format = _normalize_sequence_format(data_format, "Conv1D")
-        if normalize_tuple(dilation_rate, "dilation_rate", n=1) != (1,):
-            raise ValueError(f"The NumPy Conv1D supports dilation_rate=1 only (no dilated convolution). "
-                             f"Received: dilation_rate={dilation_rate!r}. Use keras.layers.Conv1D itself "
-                             f"for dilated convolutions.")
         if groups != 1:
             raise ValueError(f"The NumPy Conv1D supports groups=1 only (every filter sees every input "
                              f"channel). Received: groups={groups!r}.")
-        self.dilation_rate = (1,)
+        self.dilation_rate = check_dilation(self.strides, normalize_tuple(dilation_rate, "dilation_rate", n=1))
         self.groups = 1
         self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
                                       kernel_regularizer, bias_regularizer)
@@ -196,17 +193,19 @@ class Conv1D(KernelAndBias, Layer):
 
     def compute_output_shape(self, input_shape):
         _check_rank3(self, input_shape)
-        return (tuple(input_shape)[0], _check_sequence_length(self, input_shape, self.kernel_size[0], "kernel"),
+        span = dilated_size(self.kernel_size, self.dilation_rate)[0]
+        return (tuple(input_shape)[0], _check_sequence_length(self, input_shape, span, "kernel"),
                 self.filters)
 
     def forward(self, x, training=False):
         k, channels, filters = self.kernel.shape
         x = self._check_input_channels(x, channels)
         n, length, _ = x.shape
-        t_out = _check_sequence_length(self, x.shape, k, "kernel")
-        pads = sequence_pads(length, k, self.strides[0], self.padding)
+        span, dilation = dilated_size(self.kernel_size, self.dilation_rate)[0], (1, self.dilation_rate[0])
+        t_out = _check_sequence_length(self, x.shape, span, "kernel")
+        pads = sequence_pads(length, span, self.strides[0], self.padding)   # causal: span - 1 zeros first
         xp = np.pad(x, ((0, 0), pads, (0, 0)))[:, None]                   # (N, 1, Tp, C)
-        cols = window_view(xp, (1, k), (1, self.strides[0]), (1, t_out)).reshape(n * t_out, k * channels)
+        cols = window_view(xp, (1, k), (1, self.strides[0]), (1, t_out), dilation).reshape(n * t_out, k * channels)
         z = cols @ self.kernel.reshape(k * channels, filters)
         if self.use_bias:
             z += self.bias
@@ -227,7 +226,8 @@ class Conv1D(KernelAndBias, Layer):
         self.dbias = dz2.sum(axis=0) if self.use_bias else None
         self._set_kernel_and_bias_grads()
         dcols_t = (self.kernel.reshape(k * channels, filters) @ dz2.T).reshape(1, k, channels, n, 1, t_out)
-        dxp = add_windows_channels_first(dcols_t, padded_shape, (1, self.strides[0]), cols.dtype)[:, 0]
+        dxp = add_windows_channels_first(dcols_t, padded_shape, (1, self.strides[0]), cols.dtype,
+                                         (1, self.dilation_rate[0]))[:, 0]
         return np.ascontiguousarray(dxp[:, pads[0]:dxp.shape[1] - pads[1]])
 
     def get_config(self):
@@ -297,7 +297,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
     """
 
     keras_class = "Conv2DTranspose"
-    input_spec = InputSpec(ndim=4, dtype="layer")   # build adds the input channels: axes={-1: C}
+    input_spec = InputSpec(ndim=4)
     # Keras 3.13 leaves output_padding out of Conv2DTranspose.get_config(); from_keras reads the
     # attribute instead, so the twin does not silently lose it.
     keras_attributes_missing_from_config = ("output_padding",)
@@ -334,15 +334,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
         channels = self._input_channels(input_shape)
         kh, kw = self.kernel_size
         self._add_kernel_and_bias((kh, kw, self.filters, channels), self.filters)
-        self.input_spec = InputSpec(ndim=4, dtype="layer", axes={-1: channels})   # any batch, any image size
         super().build(input_shape)
-
-    def _check_input_spec(self, x):
-        """The spec's checks, and a non-empty image."""
-        x = super()._check_input_spec(x)
-        if x.shape[1] == 0 or x.shape[2] == 0:
-            raise ValueError(f"Layer '{self.name}' received an empty image, input shape {shape_str(x.shape)}.")
-        return x
 
     def _output_sizes(self, input_shape):
         """(H_out, W_out), checked against TensorFlow's rule that the adjoint Conv2D maps them back."""
@@ -373,7 +365,11 @@ class Conv2DTranspose(KernelAndBias, Layer):
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
-        n, height, width, channels = x.shape
+        channels = self.kernel.shape[3]
+        x = self._check_input_channels(x, channels)
+        if x.shape[1] == 0 or x.shape[2] == 0:
+            raise ValueError(f"Layer '{self.name}' received an empty image, input shape {shape_str(x.shape)}.")
+        n, height, width, _ = x.shape
         kh, kw = self.kernel_size
         h_out, w_out = self._output_sizes(x.shape)
         pads = self._pads(h_out, w_out)
@@ -404,6 +400,282 @@ class Conv2DTranspose(KernelAndBias, Layer):
         return (cols @ kernel2).reshape(x_shape)
 
     # -------------------------------------------------------------------- config
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "output_padding": self.output_padding,
+                "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                **self._kernel_and_bias_config()}
+
+
+# -------- DepthwiseConv2D, SeparableConv2D ---------------------------------------------------------
+# A depthwise convolution filters every input channel on its own (depth_multiplier filters each, no
+# sum over channels); a separable convolution follows it with a 1x1 ("pointwise") convolution that
+# mixes the channels - MobileNet's and Xception's block, far fewer weights than a full Conv2D.
+
+
+class _Depthwise(Layer):
+    """The depthwise part shared by DepthwiseConv2D and SeparableConv2D: arguments, geometry, and
+    the depthwise convolution's forward and backward on the weight ``depthwise_kernel`` (kh, kw, C, M).
+
+        u[n, p, q, c*M + m] = sum_{i, j} xp[n, p*sh + i*dh, q*sw + j*dw, c] * depthwise_kernel[i, j, c, m]
+        d depthwise_kernel[i, j, c, m] = sum_{n, p, q} windows[n, p, q, i, j, c] du[n, p, q, c*M + m]
+        dwindows[n, p, q, i, j, c] = sum_m du[n, p, q, c*M + m] depthwise_kernel[i, j, c, m]   -> col2im, crop
+    """
+
+    input_spec = InputSpec(ndim=4)
+    activation = ActivationAttribute()
+
+    def _depthwise_options(self, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
+                           activation, use_bias, depthwise_initializer, depthwise_regularizer):
+        self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
+        self.strides = normalize_tuple(strides, "strides")
+        self.padding = normalize_padding(padding)
+        self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", argument=True)
+        self.data_format = normalize_data_format(data_format, type(self).__name__)
+        self.dilation_rate = check_dilation(self.strides, normalize_tuple(dilation_rate, "dilation_rate"))
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self._cache = None
+
+    def _span(self):
+        return dilated_size(self.kernel_size, self.dilation_rate)
+
+    def _depthwise_output_shape(self, input_shape):
+        return window_output_shape(self, input_shape, self._span(), "kernel")
+
+    def _depthwise_forward(self, x):
+        """x (N, H, W, C) -> u (N, H_out, W_out, C*M) and what the backward needs."""
+        x = check_image_input(self, x, self._span(), self.strides, self.padding)
+        channels = self.depthwise_kernel.shape[2]
+        if x.shape[-1] != channels:
+            raise ValueError(f"Layer '{self.name}' expected input with {channels} channels (last axis), "
+                             f"received shape {shape_str(x.shape)}.")
+        x = self._cast_input(x)
+        n, height, width, _ = x.shape
+        pads = padding_amounts(height, width, self._span(), self.strides, self.padding)
+        xp = pad_images(x, pads)
+        _, h_out, w_out = self._depthwise_output_shape(x.shape)
+        windows = window_view(xp, self.kernel_size, self.strides, (h_out, w_out), self.dilation_rate)
+        u = np.einsum("npqijc,ijcm->npqcm", windows, self.depthwise_kernel, optimize=True)
+        return u.reshape(n, h_out, w_out, -1), (windows, xp.shape, pads)
+
+    def _depthwise_backward(self, du, cache):
+        """du (N, H_out, W_out, C*M) -> (dx, d depthwise_kernel)."""
+        windows, padded_shape, pads = cache
+        kh, kw, channels, m = self.depthwise_kernel.shape
+        du = du.reshape(du.shape[:3] + (channels, m))
+        dkernel = np.einsum("npqijc,npqcm->ijcm", windows, du, optimize=True)
+        dwindows = np.einsum("npqcm,ijcm->npqijc", du, self.depthwise_kernel, optimize=True)
+        dxp = add_windows(dwindows, padded_shape, self.strides, du.dtype, self.dilation_rate)
+        return np.ascontiguousarray(crop(dxp, pads)), dkernel
+
+    def _depthwise_config(self):
+        return {"kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
+                "depth_multiplier": self.depth_multiplier, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate, "activation": self.activation.name, "use_bias": self.use_bias,
+                "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "depthwise_regularizer": self.depthwise_regularizer, "bias_regularizer": self.bias_regularizer}
+
+
+class DepthwiseConv2D(_Depthwise):
+    """Depthwise 2-D convolution, as ``keras.layers.DepthwiseConv2D``: each input channel convolved
+    with its own ``depth_multiplier`` (M) filters.
+
+    Weights ``[depthwise_kernel, bias]``: depthwise_kernel ``(kh, kw, C, M)``, bias ``(C*M,)``.
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, C*M)`` (output channel c*M + m).
+
+    Forward:   z = u + bias (u: the depthwise convolution, see ``_Depthwise``),  y = activation(z)
+    Backward:  dz = activation'(z) dy;  d bias = sum over n, p, q of dz;  then u's backward
+    """
+
+    keras_class = "DepthwiseConv2D"
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self._depthwise_options(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
+                                activation, use_bias, depthwise_initializer, depthwise_regularizer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        input_shape = self._check_rank(input_shape, 4)
+        channels = KernelAndBias._input_channels(self, input_shape)
+        self.add_weight("depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier),
+                        self.depthwise_initializer, self.depthwise_regularizer)
+        self.bias = None
+        if self.use_bias:
+            self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer, self.bias_regularizer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, h_out, w_out = self._depthwise_output_shape(input_shape)
+        channels = tuple(input_shape)[-1]
+        return (n, h_out, w_out, None if channels is None else channels * self.depth_multiplier)
+
+    def forward(self, x, training=False):
+        z, depthwise_cache = self._depthwise_forward(x)
+        if self.use_bias:
+            z = z + self.bias
+        a = self.activation.forward(z)
+        self._cache = (depthwise_cache, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        depthwise_cache, z, a = self._cache
+        dz = self.activation.backward(z, a, self._check_dout(dout, a.shape)).astype(z.dtype, copy=False)
+        dx, dkernel = self._depthwise_backward(dz, depthwise_cache)
+        self.set_grads(depthwise_kernel=dkernel, **({"bias": dz.sum(axis=(0, 1, 2))} if self.use_bias else {}))
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), **self._depthwise_config()}
+
+
+class SeparableConv2D(_Depthwise):
+    """Depthwise separable 2-D convolution, as ``keras.layers.SeparableConv2D``: a depthwise
+    convolution (M filters per input channel) then a 1x1 convolution to ``filters`` (F) channels.
+
+    Weights ``[depthwise_kernel, pointwise_kernel, bias]``: ``(kh, kw, C, M)``, ``(1, 1, C*M, F)``, ``(F,)``.
+    Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, F)``.
+
+    Forward:   u = depthwise(x)  (see ``_Depthwise``),   z = u @ P + bias   (P: pointwise_kernel as (C*M, F)),
+               y = activation(z)
+    Backward:  dz = activation'(z) dy;  d P = u^T dz,  d bias = sum dz,  du = dz P^T;  then u's backward
+    """
+
+    keras_class = "SeparableConv2D"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1),
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = positive_filters(filters)
+        self._depthwise_options(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
+                                activation, use_bias, depthwise_initializer, depthwise_regularizer)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        input_shape = self._check_rank(input_shape, 4)
+        channels = KernelAndBias._input_channels(self, input_shape)
+        m = self.depth_multiplier
+        self.add_weight("depthwise_kernel", self.kernel_size + (channels, m), self.depthwise_initializer,
+                        self.depthwise_regularizer)
+        self.add_weight("pointwise_kernel", (1, 1, channels * m, self.filters), self.pointwise_initializer,
+                        self.pointwise_regularizer)
+        self.bias = None
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, h_out, w_out = self._depthwise_output_shape(input_shape)
+        return (n, h_out, w_out, self.filters)
+
+    def forward(self, x, training=False):
+        u, depthwise_cache = self._depthwise_forward(x)
+        z = u @ self.pointwise_kernel[0, 0]
+        if self.use_bias:
+            z += self.bias
+        a = self.activation.forward(z)
+        self._cache = (depthwise_cache, u, z, a)
+        return a
+
+    def backward(self, dout):
+        self._require_forward()
+        depthwise_cache, u, z, a = self._cache
+        dz = self.activation.backward(z, a, self._check_dout(dout, a.shape)).astype(z.dtype, copy=False)
+        dpointwise = (u.reshape(-1, u.shape[-1]).T @ dz.reshape(-1, dz.shape[-1]))[None, None]
+        dx, ddepthwise = self._depthwise_backward(dz @ self.pointwise_kernel[0, 0].T, depthwise_cache)
+        self.set_grads(depthwise_kernel=ddepthwise, pointwise_kernel=dpointwise,
+                       **({"bias": dz.sum(axis=(0, 1, 2))} if self.use_bias else {}))
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, **self._depthwise_config(),
+                "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+                "pointwise_regularizer": self.pointwise_regularizer}
+
+
+# -------- Conv1DTranspose: a sequence is an image one pixel high -----------------------------------
+
+
+class Conv1DTranspose(KernelAndBias, Layer):
+    """Transposed 1-D convolution over (batch, timesteps, channels), as ``keras.layers.Conv1DTranspose``.
+
+    Weights ``[kernel, bias]``: kernel ``(k, F, C)`` (F = filters before C, Keras's layout), bias ``(F,)``.
+    Shapes: x ``(N, T, C)`` -> y ``(N, T_out, F)``, T_out from ``conv_transpose_output_size``.
+
+    It is ``Conv2DTranspose`` with a (1, k) kernel on x seen as (N, 1, T, C) (see its formulas):
+    Forward:   yp[n, t*s + i, f] += sum_c x[n, t, c] kernel[i, f, c];  z = crop(yp) + bias,  y = activation(z)
+    Backward:  dx = the Conv1D forward of dz with the same kernel;  d kernel = cols^T X;  d bias = sum dz
+    """
+
+    keras_class = "Conv1DTranspose"
+    input_spec = InputSpec(ndim=3)
+    keras_attributes_missing_from_config = ("output_padding",)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = positive_filters(filters)
+        self.kernel_size = normalize_tuple(kernel_size, "kernel_size", n=1)
+        self.strides = normalize_tuple(strides, "strides", n=1)
+        self.padding = normalize_padding(padding)
+        self.output_padding = (None if output_padding is None else
+                               normalize_tuple(output_padding, "output_padding", n=1, allow_zero=True))
+        self.data_format = _normalize_sequence_format(data_format, "Conv1DTranspose")
+        if normalize_tuple(dilation_rate, "dilation_rate", n=1) != (1,):
+            raise ValueError(f"The NumPy Conv1DTranspose supports dilation_rate=1 only. Received: "
+                             f"dilation_rate={dilation_rate!r}. Use keras.layers.Conv1DTranspose itself for "
+                             f"dilated transposed convolutions.")
+        self.dilation_rate = (1,)
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
+        self._as_2d = Conv2DTranspose(
+            self.filters, (1, self.kernel_size[0]), (1, self.strides[0]), self.padding,
+            None if self.output_padding is None else (0, self.output_padding[0]), activation=activation,
+            use_bias=self.use_bias, name=f"{self.name}_as_2d")
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        _check_rank3(self, input_shape)
+        channels = self._input_channels(input_shape)
+        self._add_kernel_and_bias((self.kernel_size[0], self.filters, channels), self.filters)
+        self._as_2d.dtype = self.dtype
+        self._as_2d.build((input_shape[0], 1) + input_shape[1:])
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank3(self, input_shape)
+        n, _, t_out, f = self._as_2d.compute_output_shape((input_shape[0], 1) + tuple(input_shape[1:]))
+        return (n, t_out, f)
+
+    def forward(self, x, training=False):
+        inner = self._as_2d
+        inner.kernel, inner.bias, inner.activation = self.kernel[None], self.bias, self.activation  # views
+        y = inner.forward(x[:, None])[:, 0]
+        self._cache = y.shape
+        return y
+
+    def backward(self, dout):
+        self._require_forward()
+        inner = self._as_2d
+        dx = inner.backward(self._check_dout(dout, self._cache)[:, None])[:, 0]
+        self.dkernel, self.dbias = inner.dkernel[0], inner.dbias
+        self._set_kernel_and_bias_grads()
+        return dx
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "output_padding": self.output_padding,

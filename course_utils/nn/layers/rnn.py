@@ -792,3 +792,204 @@ class TimeDistributed(Layer):
                              f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}.")
         inner_config = inner["config"]
         return {"layer": inner_cls(**inner_cls.from_keras_config(inner_config)), "name": config.get("name"), "trainable": config.get("trainable", True)}
+
+
+# -------- Bidirectional --------------------------------------------------------------------------
+
+
+MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+
+
+def _twin_of_keras_config(inner, where):
+    """The NumPy twin of a serialised Keras layer ({"class_name", "config"}) inside a wrapper."""
+    class_name = inner.get("class_name") if isinstance(inner, dict) else type(inner).__name__
+    inner_cls = LAYER_REGISTRY.get(class_name)
+    if inner_cls is None:
+        raise ValueError(f"There is no NumPy twin of keras.layers.{class_name} (inside {where}). "
+                         f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}.")
+    # Keras's Bidirectional sets zero_output_for_mask = return_sequences on its layers: it only
+    # matters with a mask, which the NumPy layers refuse
+    config = {k: v for k, v in inner["config"].items() if k != "zero_output_for_mask"}
+    return inner_cls(**inner_cls.from_keras_config(config))
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer over the sequence forwards and a copy of it backwards, and merges the
+    two, as ``keras.layers.Bidirectional(layer, merge_mode="concat", backward_layer=None)``.
+
+    ``forward_layer`` is a copy of ``layer`` (named "forward_<name>"), ``backward_layer`` a copy with
+    ``go_backwards`` flipped (or the ``backward_layer`` given). Weights (Keras's order): the forward
+    layer's, then the backward layer's.
+
+    Shapes: x ``(N, T, F)`` -> y ``(N, [T,] u_f + u_b)`` with "concat", ``(N, [T,] u)`` with "sum",
+    "ave", "mul", and the list ``[y_f, y_b]`` with merge_mode=None; with return_state the layer
+    returns ``[y, *forward states, *backward states]``, as Keras. ``initial_state``: the forward
+    layer's states then the backward layer's.
+
+    Forward:   y_f = forward(x),  y_b = backward(x), reversed in time back to the input's order
+               when return_sequences;  y = [y_f, y_b] | y_f + y_b | (y_f + y_b) / 2 | y_f * y_b
+    Backward:  dy_f, dy_b from dy (the two halves | dy, dy | dy / 2, dy / 2 | dy y_b, dy y_f),
+               dy_b reversed in time again;  dx = forward.backward(dy_f) + backward.backward(dy_b)
+    """
+
+    keras_class = "Bidirectional"
+    input_spec = InputSpec(ndim=3)
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        super().__init__(**kwargs)
+        for what, value in (("layer", layer), ("backward_layer", backward_layer)):
+            if value is not None and not isinstance(value, _Recurrent):
+                raise ValueError(f"Bidirectional wraps a course_utils.nn recurrent layer (SimpleRNN, LSTM, GRU); "
+                                 f"received {what}={type(value).__name__}. (A Keras layer can be converted with "
+                                 f"course_utils.nn.from_keras.)")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"Invalid merge mode. Received: {merge_mode}. Merge mode should be one of "
+                             f'{{"sum", "mul", "ave", "concat", None}}')
+        self.merge_mode = merge_mode
+        self.forward_layer = self._copy(layer, "forward", layer.go_backwards)
+        self.backward_layer = (self._copy(layer, "backward", not layer.go_backwards) if backward_layer is None
+                               else backward_layer)
+        if self.forward_layer.go_backwards == self.backward_layer.go_backwards:
+            raise ValueError("Forward layer and backward layer should have different `go_backwards` value. "
+                             f"Received: go_backwards={self.forward_layer.go_backwards} for both.")
+        for attribute in ("return_sequences", "return_state"):
+            if getattr(self.forward_layer, attribute) != getattr(self.backward_layer, attribute):
+                raise ValueError(f'Forward layer and backward layer are expected to have the same value for '
+                                 f'attribute "{attribute}".')
+        for inner in (self.forward_layer, self.backward_layer):
+            if self.dtype is not None and inner.dtype is None:
+                inner.dtype = self.dtype
+        self.return_sequences = self.forward_layer.return_sequences
+        self.return_state = self.forward_layer.return_state
+        self.dinitial_state = None
+        self._cache = None
+
+    @staticmethod
+    def _copy(layer, prefix, go_backwards):
+        """A fresh, unbuilt copy of ``layer`` named "<prefix>_<name>", as Keras copies it by its config."""
+        config = dict(layer.get_config())
+        name = config["name"][len(prefix) + 1:] if config["name"].startswith(prefix + "_") else config["name"]
+        config.update(name=f"{prefix}_{name}", go_backwards=go_backwards)
+        return type(layer)(**config, dtype=layer.dtype)
+
+    def build(self, input_shape):
+        input_shape = self._check_rank(input_shape, 3)
+        for inner in (self.forward_layer, self.backward_layer):
+            if not inner.built:
+                inner.build(input_shape)
+        self._slots = self.forward_layer._slots + self.backward_layer._slots   # Keras's weight order
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        forward = _as_shapes(self.forward_layer.compute_output_shape(input_shape))
+        backward = _as_shapes(self.backward_layer.compute_output_shape(input_shape))
+        if self.merge_mode is None:
+            outputs = [forward[0], backward[0]]
+        elif self.merge_mode == "concat":
+            outputs = [forward[0][:-1] + (forward[0][-1] + backward[0][-1],)]
+        else:
+            outputs = [forward[0]]
+        if self.return_state:
+            return outputs + forward[1:] + backward[1:]
+        return outputs if self.merge_mode is None else outputs[0]
+
+    def forward(self, x, initial_state=None, training=False):
+        fw, bw = self.forward_layer, self.backward_layer
+        states = [None, None]
+        if initial_state is not None:
+            initial_state = list(initial_state)
+            half = len(initial_state) // 2
+            states = [initial_state[:half], initial_state[half:]]
+        outs = [_as_list(fw.forward(x, initial_state=states[0])), _as_list(bw.forward(x, initial_state=states[1]))]
+        y, y_rev = outs[0][0], outs[1][0]
+        if self.return_sequences:
+            y_rev = y_rev[:, ::-1]
+        merged = {"concat": lambda: np.concatenate([y, y_rev], axis=-1), "sum": lambda: y + y_rev,
+                  "ave": lambda: (y + y_rev) / 2, "mul": lambda: y * y_rev, None: lambda: [y, y_rev]}[self.merge_mode]()
+        merged = merged if self.merge_mode is None else [merged]
+        self._cache = (y, y_rev, len(outs[0]) - 1, merged[0].shape)
+        if self.return_state:
+            return merged + outs[0][1:] + outs[1][1:]
+        return merged if self.merge_mode is None else merged[0]
+
+    def backward(self, dout):
+        """dout: dL/dy (a list [dy_f, dy_b] with merge_mode=None; with return_state followed by the
+        gradients of the states, None for 0) -> dx (N, T, F); fills ``grads`` and ``dinitial_state``."""
+        self._require_forward()
+        y, y_rev, n_states, merged_shape = self._cache
+        n_outputs = 2 if self.merge_mode is None else 1
+        douts = _as_list(dout) if (self.return_state or self.merge_mode is None) else [dout]
+        if len(douts) != n_outputs + 2 * n_states:
+            raise ValueError(f"Bidirectional '{self.name}' backward expects {n_outputs + 2 * n_states} gradients "
+                             f"(one per output), received {len(douts)}.")
+        shapes = [y.shape, y_rev.shape] if self.merge_mode is None else [merged_shape]
+        d = [np.zeros(s, dtype=y.dtype) if g is None else self._check_dout(g, s) for g, s in zip(douts, shapes)]
+        dy, dy_rev = self._merge_grads(d, y, y_rev)
+        if self.return_sequences:
+            dy_rev = dy_rev[:, ::-1]
+        d_states = douts[n_outputs:]
+        grads = [[dy] + d_states[:n_states], [dy_rev] + d_states[n_states:]]
+        fw, bw = self.forward_layer, self.backward_layer
+        dx = sum(layer.backward(g if self.return_state else g[0]) for layer, g in zip((fw, bw), grads))
+        self.dinitial_state = list(fw.dinitial_state) + list(bw.dinitial_state)
+        return dx
+
+    def _merge_grads(self, d, y, y_rev):
+        """(dy_f, dy_b) from the gradient of the merged output."""
+        if self.merge_mode is None:
+            return d[0], d[1]
+        g = d[0]
+        if self.merge_mode == "concat":
+            return g[..., :y.shape[-1]], g[..., y.shape[-1]:]
+        if self.merge_mode == "sum":
+            return g, g
+        if self.merge_mode == "ave":
+            return g / 2, g / 2
+        return g * y_rev, g * y
+
+    @property
+    def trainable_weights(self):
+        return (self.forward_layer.trainable_weights + self.backward_layer.trainable_weights) if self.trainable else []
+
+    @property
+    def grads(self):
+        return (self.forward_layer.grads + self.backward_layer.grads) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return self.forward_layer.non_trainable_weights + self.backward_layer.non_trainable_weights
+
+    def regularization_loss(self):
+        return self.forward_layer.regularization_loss() + self.backward_layer.regularization_loss() \
+            if self.trainable else 0.0
+
+    def regularization_grads(self):
+        return self.forward_layer.regularization_grads() + self.backward_layer.regularization_grads() \
+            if self.trainable else []
+
+    def get_config(self):
+        return {**super().get_config(), "layer": self.forward_layer, "merge_mode": self.merge_mode,
+                "backward_layer": self.backward_layer}
+
+    def keras_config(self):   # to_keras converts the two layers
+        return {"name": self.name, "trainable": self.trainable, "layer": self.forward_layer,
+                "merge_mode": self.merge_mode, "backward_layer": self.backward_layer}
+
+    @classmethod
+    def from_keras_config(cls, config):
+        layer = _twin_of_keras_config(config["layer"], "Bidirectional")
+        backward = config.get("backward_layer")
+        return {"layer": layer, "merge_mode": config.get("merge_mode", "concat"),
+                "backward_layer": None if backward is None else _twin_of_keras_config(backward, "Bidirectional"),
+                "name": config.get("name"), "trainable": config.get("trainable", True)}
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _as_shapes(shape):
+    """One output shape or a list of them -> a list of tuples."""
+    return [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
