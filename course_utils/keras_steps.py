@@ -24,7 +24,7 @@ own `stateless_call` and `stateless_apply` work the same way), so the step is co
 """
 from __future__ import annotations
 
-__all__ = ["gradients", "minimize", "CustomStepModel"]
+__all__ = ["gradients", "minimize", "steps_per_execution", "CustomStepModel"]
 
 
 def _backend():
@@ -91,6 +91,17 @@ def _jax_gradients(loss_fn, variables):
     for v, value in zip(updated, new_values):
         v.assign(value)                      # recorded by the outer scope under fit, in place eagerly
     return output, grads
+
+
+def steps_per_execution(steps):
+    """`steps` for `compile(steps_per_execution=...)` on TensorFlow and JAX, which run that many
+    training steps per call of the compiled function; 1 on PyTorch, whose trainer refuses more
+    ("`steps_per_execution` must be 1 with the PyTorch backend": Keras 3.15). The steps and
+    their results are the same either way; only the number of calls from Python changes."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps_per_execution: expected a positive int (the steps per call on TensorFlow "
+                         f"and JAX, e.g. 20), received {steps!r}.")
+    return 1 if _backend() == "torch" else steps
 
 
 def minimize(optimizer, loss_fn, variables):

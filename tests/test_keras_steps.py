@@ -87,3 +87,18 @@ def test_fit_through_a_custom_step_equals_keras_fit():
     np.testing.assert_allclose(custom_history.history["loss"], reference_history.history["loss"], rtol=1e-4)
     # and training did something: the weights moved away from their start
     assert not np.allclose(custom.network.get_weights()[0], _network(1).get_weights()[0])
+
+
+def test_steps_per_execution_is_what_the_backend_accepts():
+    # PyTorch's trainer refuses steps_per_execution > 1; TensorFlow and JAX run that many steps per call
+    steps = keras_steps.steps_per_execution(20)
+    assert steps == (1 if keras.backend.backend() == "torch" else 20)
+    for bad in (0, -3, 2.0, True, "20"):
+        with pytest.raises(ValueError, match="expected a positive int.*received"):
+            keras_steps.steps_per_execution(bad)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)).astype("float32")
+    custom = _Regressor(_network(1))
+    custom.compile(keras.optimizers.Adam(0.01), steps_per_execution=steps)
+    history = custom.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0)   # Keras accepts it and trains
+    assert np.isfinite(history.history["loss"][-1])
