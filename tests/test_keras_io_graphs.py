@@ -225,3 +225,48 @@ def test_a_mask_reaching_a_layer_without_masking_support_is_refused():
     embedded = nn.Embedding(10, 4, mask_zero=True)(tokens)
     with pytest.raises(ValueError, match=r"Concatenate\) receives a mask .* does not implement Keras's masking"):
         nn.Model(tokens, nn.Concatenate()([embedded, embedded]))
+
+
+# -------------------------------------------------------------- 9. optimizers and repeated embedding rows
+EMBEDDING_OPTIMIZERS = {
+    "adam": lambda lib: lib.Adam(0.05),
+    "adamw_amsgrad": lambda lib: lib.AdamW(0.05, weight_decay=0.1, amsgrad=True),
+    "rmsprop_centered_momentum": lambda lib: lib.RMSprop(0.01, momentum=0.5, centered=True),
+    "adam_clipnorm": lambda lib: lib.Adam(0.05, clipnorm=0.05),
+    "sgd_global_clipnorm": lambda lib: lib.SGD(0.5, global_clipnorm=0.1),
+    "adam_clipvalue": lambda lib: lib.Adam(0.05, clipvalue=0.01),
+}
+
+
+@pytest.mark.parametrize("optimizer", list(EMBEDDING_OPTIMIZERS))
+def test_optimizers_follow_keras_when_embedding_rows_repeat(optimizer, rng, floatx_float64):
+    """Tokens repeat within a batch. On TensorFlow, Keras's optimizer gets the Embedding's gradient
+    as IndexedSlices and squares/clips each looked-up row on its own (Adam's v of a row seen twice
+    gets g1^2 + g2^2); on JAX and torch it is dense. Both libraries train 5 steps from the same
+    weights: float64 to 1e-7 relative on TensorFlow, float32 to 1e-4 elsewhere (5 steps of float32
+    rounding); the dense rule (squaring the summed rows) is 1e-2 off on TensorFlow."""
+    model = nn.Sequential([nn.Embedding(6, 3), nn.Flatten(), nn.Dense(2)])
+    model.build((None, 4))
+    keras_model = nn.to_keras(model, dtype="float64")
+    model.compile(optimizer=EMBEDDING_OPTIMIZERS[optimizer](nn), loss="mse")
+    keras_model.compile(optimizer=EMBEDDING_OPTIMIZERS[optimizer](keras.optimizers), loss="mse", jit_compile=False)
+    tokens = rng.integers(0, 3, size=(5, 8, 4))          # 3 of 6 tokens used: every row repeats
+    targets = rng.normal(size=(5, 8, 2))
+    for step in range(5):
+        model.train_on_batch(tokens[step], targets[step])
+        keras_model.train_on_batch(tokens[step], targets[step])
+    float64 = keras.backend.backend() == "tensorflow"
+    for mine, theirs in zip(model.get_weights(), keras_model.get_weights()):
+        scale = max(np.abs(theirs).max(), 1.0)
+        assert np.abs(mine - theirs).max() / scale <= (1e-7 if float64 else 1e-4), (mine, theirs)
+
+
+def test_indexed_rows_square_each_row_on_tensorflow_only(monkeypatch):
+    from course_utils.nn.optimizers import IndexedRows, squared
+    rows = np.array([[1.0, 2.0], [3.0, -1.0]])
+    gradient = IndexedRows(np.array([[4.0, 1.0], [0.0, 0.0]]), np.array([0, 0]), rows)
+    sparse, dense = squared(gradient), np.array([[16.0, 1.0], [0.0, 0.0]])
+    expected = np.array([[10.0, 5.0], [0.0, 0.0]]) if keras.backend.backend() == "tensorflow" else dense
+    np.testing.assert_array_equal(sparse, expected)
+    assert type(gradient + np.zeros((2, 2))) is IndexedRows          # adding no penalty keeps the rows
+    assert (gradient * 2.0).rows is None                               # arithmetic: a plain dense gradient

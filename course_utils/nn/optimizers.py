@@ -16,6 +16,85 @@ import numpy as np
 from . import schedules
 
 
+class IndexedRows(np.ndarray):
+    """The gradient of a row lookup (``Embedding``'s dL/dE): the dense array (the rows of a repeated
+    index summed) that also keeps every looked-up row's own gradient, ``indices`` (K,) and ``rows``
+    (K, d), as TensorFlow's ``IndexedSlices``.
+
+    Keras on TensorFlow receives an Embedding's gradient as IndexedSlices, and its optimizers square
+    and clip those rows one by one: Adam's and RMSprop's second moment of a row looked up twice
+    accumulates g1^2 + g2^2, not (g1 + g2)^2; clipnorm/global_clipnorm measure the rows' norm;
+    clipvalue clips each row before they are summed. On JAX and PyTorch the gradient is dense.
+    The optimizers here do the same per backend (``keras_uses_indexed_slices``). Any arithmetic on
+    it gives a plain dense array, except adding zeros (a layer's absent regularization gradient).
+    """
+
+    def __new__(cls, dense, indices, rows):
+        obj = np.asarray(dense).view(cls)
+        obj.indices, obj.rows = np.asarray(indices), np.asarray(rows)
+        return obj
+
+    def __array_finalize__(self, obj):
+        self.indices = self.rows = None   # computed from it: a plain dense gradient
+
+    def __add__(self, other):
+        if self.rows is not None and not np.any(other):
+            return self
+        return np.add(np.asarray(self), other)
+
+    __radd__ = __add__
+
+    def with_rows(self, rows):
+        """The same indices with new rows (scaled, clipped, cast), the dense sum recomputed."""
+        dense = np.zeros(self.shape, dtype=rows.dtype)
+        np.add.at(dense, self.indices, rows)
+        return IndexedRows(dense, self.indices, rows)
+
+
+def keras_uses_indexed_slices():
+    """Whether Keras's optimizers see an Embedding's gradient as IndexedSlices: on the TensorFlow
+    backend (Keras's own choice of backend: the imported Keras, else KERAS_BACKEND, else
+    ~/.keras/keras.json, else TensorFlow, its default)."""
+    import json
+    import os
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend() == "tensorflow"
+    name = os.environ.get("KERAS_BACKEND")
+    config = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
+    if name is None and os.path.exists(config):
+        try:
+            with open(config) as f:
+                name = json.load(f).get("backend")
+        except (OSError, ValueError):
+            name = None
+    return (name or "tensorflow") == "tensorflow"
+
+
+def _rows(g):
+    """g's rows when Keras would see IndexedSlices, else None."""
+    return g.rows if getattr(g, "rows", None) is not None and keras_uses_indexed_slices() else None
+
+
+def squared(g):
+    """g^2 as Keras's optimizers compute it: with IndexedSlices, each row squared, then summed."""
+    rows = _rows(g)
+    if rows is None:
+        return np.square(g)
+    out = np.zeros(g.shape, dtype=g.dtype)
+    np.add.at(out, g.indices, np.square(rows))
+    return out
+
+
+def _sum_of_squares(g):
+    rows = _rows(g)
+    return np.sum(rows * rows) if rows is not None else np.sum(g * g)
+
+
+def _scaled(g, scale):
+    return g.with_rows(g.rows * scale) if _rows(g) is not None else g * scale
+
+
 def as_keras_float32(value):
     """A hyperparameter as Keras's TensorFlow backend uses it: Python floats such as momentum,
     beta_1 or weight_decay become float32 tensors before they are cast to the weights' dtype.
@@ -125,14 +204,16 @@ class Optimizer:
         norm <= global_clipnorm, or each element to [-clipvalue, clipvalue]."""
         if self.clipnorm:
             c = self.clipnorm
-            return [g * c / max(np.sqrt(np.sum(g * g)), c) for g in grads]
+            return [_scaled(g, c / max(np.sqrt(_sum_of_squares(g)), c)) for g in grads]
         if self.global_clipnorm:
             c = self.global_clipnorm
-            norm = np.sqrt(sum(np.sum(g * g) for g in grads))
+            norm = np.sqrt(sum(_sum_of_squares(g) for g in grads))
             scale = c * np.minimum(1.0 / norm, 1.0 / c) if norm > 0 else 1.0
-            return [g * scale for g in grads]
+            return [_scaled(g, scale) for g in grads]
         if self.clipvalue:
-            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+            v = self.clipvalue
+            return [g.with_rows(np.clip(g.rows, -v, v)) if _rows(g) is not None else np.clip(g, -v, v)
+                    for g in grads]
         return grads
 
     def apply_gradients(self, grads_and_vars, names=None):
@@ -145,12 +226,14 @@ class Optimizer:
                              f"names; pass one name per weight, or no names.")
         grads = []
         for grad, weight in pairs:
-            grad = np.asarray(grad)
+            grad = np.asanyarray(grad)   # an IndexedRows keeps its rows
             if grad.shape != weight.shape:
                 raise ValueError(f"Gradient of shape {grad.shape} does not match its weight of shape {weight.shape}.")
             if not np.all(np.isfinite(grad)):
                 raise ValueError("A gradient contains NaN or inf; the training has diverged. "
                                  "Try a smaller learning rate.")
+            if getattr(grad, "rows", None) is not None and grad.dtype != weight.dtype:
+                grad = grad.with_rows(grad.rows.astype(weight.dtype))
             grads.append(grad.astype(weight.dtype, copy=False))
         grads = self.clip_gradients(grads)
         lr = self.current_learning_rate()
@@ -241,7 +324,7 @@ class Adam(Optimizer):
         beta_2_power = as_keras_float32(self.beta_2) ** t
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         m += (g - m) * (1 - self.beta_1)
-        v += (np.square(g) - v) * (1 - self.beta_2)
+        v += (squared(g) - v) * (1 - self.beta_2)   # rows squared one by one on TF (IndexedRows)
         if self.amsgrad:
             v_hat = self._slot(w, "v_hat")
             np.maximum(v_hat, v, out=v_hat)
@@ -286,7 +369,7 @@ class RMSprop(Optimizer):
     def update_step(self, g, w, lr):
         rho = self.rho
         v = self._slot(w, "velocity")
-        v[...] = rho * v + (1 - rho) * np.square(g)
+        v[...] = rho * v + (1 - rho) * squared(g)
         if self.centered:
             a = self._slot(w, "average_gradient")
             a[...] = rho * a + (1 - rho) * g

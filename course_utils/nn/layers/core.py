@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import initializers
 from ..base import InputSpec, KernelAndBias, Layer, _unique_name, positive_int, shape_str
+from ..optimizers import IndexedRows
 from ..symbolic import Node, SymbolicTensor
 
 
@@ -181,8 +182,11 @@ class Embedding(Layer):
         idx = self._cache
         dout = self._check_dout(dout, idx.shape + (self.output_dim,))
         dE = np.zeros_like(self.embeddings)
-        np.add.at(dE, idx.ravel(), dout.reshape(-1, self.output_dim))   # dE[k] += dy[n, t] where x[n, t] = k
+        rows = dout.reshape(-1, self.output_dim)
+        np.add.at(dE, idx.ravel(), rows)   # dE[k] += dy[n, t] where x[n, t] = k
         self.set_grads(embeddings=dE)
+        # the rows too, as TensorFlow's IndexedSlices: Keras's optimizers square/clip them one by one there
+        self._grads = [IndexedRows(dE, idx.ravel(), rows)]
         return None
 
     def get_config(self):
