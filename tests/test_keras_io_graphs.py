@@ -67,7 +67,10 @@ def test_keras_ops_arithmetic_between_layers(name, rng):
     model = keras.Model(x, OPS_GRAPHS[name](x, h))
     twin = nn.from_keras(model)
     assert any(type(layer).__name__ == "OpNode" for layer in twin.layers)
-    _compare(model, rng.normal(size=(3, 4)))
+    report = _compare(model, rng.normal(size=(3, 4)))
+    if report.dtype == "float64":   # rounding only (a float32 constant once rounded the sum: 4e-8);
+        # nn.activations.gelu differs from TensorFlow's by ~1e-9 (its own constants)
+        assert report.max_rel_err <= (1e-8 if "gelu" in name else 1e-13), report
 
 
 def test_an_operation_without_a_twin_is_refused_by_name():

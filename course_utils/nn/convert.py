@@ -343,7 +343,21 @@ def _op_twin(op, node):
                          f"Write it with a Keras layer instead.")
     config = op.get_config() if hasattr(op, "get_config") else {}
     tensor_args = [hasattr(a, "_keras_history") for a in node.arguments.args]
-    return OpNode(name, config, tensor_args, output_shape=tuple(node.outputs[0].shape), name=op.name)
+    return _ConstantsAsArrays(OpNode(name, config, tensor_args, output_shape=tuple(node.outputs[0].shape),
+                                     name=op.name))
+
+
+class _ConstantsAsArrays:
+    """Calls an OpNode with its constant backend tensors (keras.ops.ones((4,)) in x + ones) as NumPy
+    arrays: a TensorFlow tensor would otherwise take over NumPy's arithmetic in its own float32."""
+
+    def __init__(self, op):
+        self.op = op
+
+    def __call__(self, *args):
+        import keras
+        return self.op(*[a if isinstance(a, SymbolicTensor) or not keras.ops.is_tensor(a)
+                         else keras.ops.convert_to_numpy(a) for a in args])
 
 
 def _functional_model(keras_model, tensors):
