@@ -651,6 +651,12 @@ class KernelAndBias:
         if self.use_bias:
             self.add_weight("bias", (bias_size,), self.bias_initializer, self.bias_regularizer)
 
+    def _axis_size_error(self, x, axis, size, what="input"):
+        """The message for an input whose last axis is not the ``size`` input channels the kernel was built for."""
+        return (f"Layer '{self.name}' expected input with {size} channels (last axis), "
+                f"received shape {shape_str(x.shape)}. Its kernel was built for {size} "
+                f"input channels: kernel shape {shape_str(self.kernel.shape)}.")
+
     def _check_input_channels(self, x, channels):
         """x, cast to the layer's dtype, after checking it has the ``channels`` the kernel was built for."""
         if x.shape[-1] != channels:
