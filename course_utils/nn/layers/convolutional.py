@@ -297,7 +297,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
     """
 
     keras_class = "Conv2DTranspose"
-    input_spec = InputSpec(ndim=4)
+    input_spec = InputSpec(ndim=4, dtype="layer")   # build adds the input channels: axes={-1: C}
     # Keras 3.13 leaves output_padding out of Conv2DTranspose.get_config(); from_keras reads the
     # attribute instead, so the twin does not silently lose it.
     keras_attributes_missing_from_config = ("output_padding",)
@@ -334,7 +334,15 @@ class Conv2DTranspose(KernelAndBias, Layer):
         channels = self._input_channels(input_shape)
         kh, kw = self.kernel_size
         self._add_kernel_and_bias((kh, kw, self.filters, channels), self.filters)
+        self.input_spec = InputSpec(ndim=4, dtype="layer", axes={-1: channels})   # any batch, any image size
         super().build(input_shape)
+
+    def _check_input_spec(self, x):
+        """The spec's checks, and a non-empty image."""
+        x = super()._check_input_spec(x)
+        if x.shape[1] == 0 or x.shape[2] == 0:
+            raise ValueError(f"Layer '{self.name}' received an empty image, input shape {shape_str(x.shape)}.")
+        return x
 
     def _output_sizes(self, input_shape):
         """(H_out, W_out), checked against TensorFlow's rule that the adjoint Conv2D maps them back."""
@@ -365,11 +373,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
-        channels = self.kernel.shape[3]
-        x = self._check_input_channels(x, channels)
-        if x.shape[1] == 0 or x.shape[2] == 0:
-            raise ValueError(f"Layer '{self.name}' received an empty image, input shape {shape_str(x.shape)}.")
-        n, height, width, _ = x.shape
+        n, height, width, channels = x.shape
         kh, kw = self.kernel_size
         h_out, w_out = self._output_sizes(x.shape)
         pads = self._pads(h_out, w_out)
