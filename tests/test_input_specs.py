@@ -209,12 +209,13 @@ def test_unsupported_constructor_argument_is_a_clear_value_error(make, match):
 
 # ----------------------------------------------------------------- input specs (issue 18, point 4)
 SPEC_LAYERS = ["Dense", "Embedding", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "UpSampling2D",
-               "Conv1D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling2D",
+               "Conv1D", "Conv2D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling2D",
                "GlobalAveragePooling2D", "GlobalMaxPooling2D",
                "BatchNormalization", "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "TimeDistributed",
                "MultiHeadAttention", "Add", "Subtract", "Multiply", "Average", "Concatenate"]
 # The plumbing the base class now does: none of it in a forward (or the helpers it computes with).
-PLUMBING = ("_as_input(", "_ensure_built(", "self.build(", "_check_features(", "_check_inputs(")
+PLUMBING = ("_as_input(", "_ensure_built(", "self.build(", "_check_features(", "_check_inputs(", "check_image_input(",
+            "_check_input_channels(")
 
 
 @pytest.mark.parametrize("name", SPEC_LAYERS)

@@ -46,6 +46,7 @@ class Conv2D(KernelAndBias, Layer):
     """
 
     keras_class = "Conv2D"
+    input_spec = InputSpec(ndim=4, dtype="layer")   # build adds the input channels: axes={-1: C}
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
@@ -71,6 +72,7 @@ class Conv2D(KernelAndBias, Layer):
         channels = self._input_channels(input_shape)
         kh, kw = self.kernel_size
         self._add_kernel_and_bias((kh, kw, channels, self.filters), self.filters)
+        self.input_spec = InputSpec(ndim=4, dtype="layer", axes={-1: channels})   # any batch, any image size
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -78,14 +80,15 @@ class Conv2D(KernelAndBias, Layer):
                                               "kernel")
         return (n, h_out, w_out, self.filters)
 
+    def _check_input_spec(self, x):
+        """An image no smaller than the (dilated) kernel with padding='valid', then the spec's checks."""
+        span = dilated_size(self.kernel_size, self.dilation_rate)
+        return super()._check_input_spec(check_image_input(self, x, span, self.strides, self.padding))
+
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
         span = dilated_size(self.kernel_size, self.dilation_rate)   # (k - 1) d + 1
-        x = check_image_input(self, x, span, self.strides, self.padding)
-        self._ensure_built(x)
-        channels = self.kernel.shape[2]
-        x = self._check_input_channels(x, channels)
-        n, height, width, _ = x.shape
+        n, height, width, channels = x.shape
         kh, kw = self.kernel_size
         pads = padding_amounts(height, width, span, self.strides, self.padding)
         xp = pad_images(x, pads)
@@ -159,7 +162,7 @@ class Conv1D(KernelAndBias, Layer):
     """
 
     keras_class = "Conv1D"
-    input_spec = InputSpec(ndim=3)
+    input_spec = InputSpec(ndim=3, dtype="layer")   # build adds the input channels: axes={-1: C}
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -189,6 +192,7 @@ class Conv1D(KernelAndBias, Layer):
         _check_rank3(self, input_shape)
         channels = self._input_channels(input_shape)
         self._add_kernel_and_bias((self.kernel_size[0], channels, self.filters), self.filters)
+        self.input_spec = InputSpec(ndim=3, dtype="layer", axes={-1: channels})   # any batch, any length
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -199,7 +203,6 @@ class Conv1D(KernelAndBias, Layer):
 
     def forward(self, x, training=False):
         k, channels, filters = self.kernel.shape
-        x = self._check_input_channels(x, channels)
         n, length, _ = x.shape
         span, dilation = dilated_size(self.kernel_size, self.dilation_rate)[0], (1, self.dilation_rate[0])
         t_out = _check_sequence_length(self, x.shape, span, "kernel")
