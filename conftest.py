@@ -16,3 +16,13 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = (f"{item.name} wrote to stderr (a learner sees this under the cell):\n"
                            f"{stderr[:3000]}")
+
+
+
+# With pytest-xdist (`pytest -n auto`, the README's command), a notebook's cells must run in order in
+# one kernel, so each file goes to one worker: `-n` alone means xdist's "load" (any test to any
+# worker), which becomes "loadfile" here.
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadfile"

@@ -34,7 +34,7 @@ else
     "$py313" -m venv "$venv"
     echo "colab job: $("$venv/bin/python" --version) in $venv"
     $pip install -q -r "$constraints"
-    $pip install -q -c "$constraints" "pytest>=7.4" "nbval>=0.11"
+    $pip install -q -c "$constraints" "pytest>=7.4" "nbval>=0.11" "pytest-xdist>=3.5"
 
     pinned=$(grep -Ev '^\s*(#|$)' "$constraints" | sed 's/[<>=!~].*//' | tr 'A-Z_' 'a-z-')
     freeze_pinned() {
@@ -57,5 +57,5 @@ fi
 # kernels start in solutions/.
 (cd / && "$venv/bin/python" -c "import course_utils; assert not course_utils.__file__.startswith('$repo/'), course_utils.__file__; print('colab job: course_utils from', course_utils.__file__)")
 # (arguments, if any, replace the default selection: e.g. `bash ci/colab.sh tests/test_nn_core.py -x`)
-if [[ $# -eq 0 ]]; then set -- tests solutions; fi
+if [[ $# -eq 0 ]]; then set -- -n auto tests solutions; fi
 "$venv/bin/pytest" -p no:cacheprovider "$@"

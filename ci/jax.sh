@@ -3,8 +3,8 @@
 #   1. install ci/requirements-jax.txt (Keras, jax, the notebook and test tools) and course_utils;
 #   2. fail if TensorFlow can be imported there (it must not be needed: the course imports it only
 #      on the TensorFlow backend);
-#   3. with KERAS_BACKEND=jax, run the unit tests (the TensorFlow-only ones skip, saying why) and
-#      every solution notebook.
+#   3. with KERAS_BACKEND=jax, run the unit tests (the TensorFlow-only ones skip, saying why; the ones
+#      that never touch Keras ran in job 1, see BACKEND_FREE) and every solution notebook.
 # JAX_VENV (default: a fresh temporary folder) is where the venv goes; arguments, if any, replace
 # the default selection (e.g. `bash ci/jax.sh solutions/08_gan.ipynb`).
 set -euo pipefail
@@ -30,5 +30,14 @@ fi
 export KERAS_BACKEND=jax
 "$venv/bin/python" -c "import keras, jax; print(f'jax job: Keras {keras.__version__} on', keras.backend.backend(), f'(jax {jax.__version__}); TensorFlow: not installed')"
 
-if [[ $# -eq 0 ]]; then set -- tests solutions; fi
+# Left out here: the tests that never touch Keras, which job 1 has just run with the same Python, NumPy
+# and tools (ci/requirements-jax.txt and requirements.txt pin the same ranges, so pip picks the same
+# releases): the exercises' mutation suite, the build, the house, the packaging and nbgrader's metadata
+# and round trip (its notebooks run here through nbval). Everything that imports Keras runs here.
+BACKEND_FREE=(tests/test_exercise_mutations.py tests/test_build.py tests/test_house.py
+              tests/test_packaging.py tests/test_nbgrader.py)
+if [[ $# -eq 0 ]]; then
+    set -- -n auto tests solutions
+    for f in "${BACKEND_FREE[@]}"; do set -- "$@" --ignore="$f"; done
+fi
 "$venv/bin/pytest" -p no:cacheprovider "$@"

@@ -2,7 +2,7 @@
 
 A fixture lesson (``zz_fixture``: add, scale, and a value ``answer``; plus one hidden test of
 ``add``) is graded from notebooks generated here. One module-scoped run grades the whole fixture
-folder with --jobs 2 (cell timeout 3 s, memory limit 1 GiB); each test then asserts one
+folder with --jobs 2 (cell timeout 6 s, memory limit 1 GiB); each test then asserts one
 submission's exact score and status. Maximum: add 1 + add's hidden tests 1 + scale 2 + answer 1 = 5.
 
 Fixture table (score / status) as asserted below:
@@ -25,7 +25,7 @@ Fixture table (score / status) as asserted below:
     monkeypatched numpy          2  graded          np.asarray/allclose/... and print patched; add wrong
     __eq__ tricks, check         0  graded          always-equal objects and arrays, check() redefined
     hostile exceptions           1  graded          BaseException with a broken __str__, sys.exit inside
-    looping function             3  graded          scale never returns when called (SIGALRM ignored): 3 s
+    looping function             3  graded          scale never returns when called (SIGALRM ignored): 6 s
     in-place                     3  graded          scale changes its input
     deleted cell                 3  graded          add missing
     duplicated cells             5  graded          a stub pasted after the solution: latest answer kept
@@ -282,7 +282,9 @@ def _alive(pid):
         return False
 
 
-OPTIONS = GradeOptions(cell_timeout=3.0, timeout=90.0, memory_limit=parse_size("1G"), interrupt_grace=3.0)
+# cell timeout 6 s: long enough for the fixture that prints 50 MB to finish on a loaded 2-core
+# machine (at load 16 it took over 3 s and was stopped), short enough that the loops stop quickly.
+OPTIONS = GradeOptions(cell_timeout=6.0, timeout=90.0, memory_limit=parse_size("1G"), interrupt_grace=3.0)
 
 
 @pytest.fixture(scope="module")
@@ -413,13 +415,13 @@ def test_errors_in_cells_are_reported_and_the_run_goes_on(graded):
 
 def test_loops_are_interrupted_or_killed(graded):
     results = graded["results"]
-    assert "ran longer than 3 s (an infinite loop?) and was interrupted" in results["infinite loop"].output
+    assert "ran longer than 6 s (an infinite loop?) and was interrupted" in results["infinite loop"].output
     stubborn = results["stubborn loop"]
     assert "could not be interrupted; the kernel was stopped" in stubborn.output
     assert "does not define `scale`" in _tests(stubborn)["zz_fixture.scale"]["output"]
-    assert "Cell 3 ran longer than 3 s" in _tests(stubborn)["zz_fixture.scale"]["output"]
+    assert "Cell 3 ran longer than 6 s" in _tests(stubborn)["zz_fixture.scale"]["output"]
     looping = _tests(results["looping function"])["zz_fixture.scale"]["output"]
-    assert "`scale` did not return within 3 s" in looping
+    assert "`scale` did not return within 6 s" in looping
 
 
 def test_dead_kernels_have_a_reason_and_keep_earlier_answers(graded):

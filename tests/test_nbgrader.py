@@ -116,23 +116,23 @@ def test_build_metadata_matches_the_exercises():
             assert len(answers) == len(tests), (stem, folder)
 
 
-def test_generate_assignment_accepts_every_shipped_solution(tmp_path):
+@pytest.mark.parametrize("stem", STEMS)
+def test_generate_assignment_accepts_every_shipped_solution(tmp_path, stem):
     course = _course(tmp_path)
-    for stem in STEMS:
-        source = course / "source" / stem
-        source.mkdir(parents=True)
-        shutil.copy(ROOT / "solutions" / f"{stem}.ipynb", source / f"{stem}.ipynb")
-        _nbgrader(course, "generate_assignment", stem, "--create")
-        released = _notebook(course / "release" / stem / f"{stem}.ipynb")
-        shipped = _notebook(ROOT / "lessons" / f"{stem}.ipynb")
-        # nbgrader's student version and the shipped lesson have the same code in every code cell
-        # (nbgrader keeps solution-only cells, the build drops them)
-        ours = {c["id"]: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                for c in shipped["cells"] if c["cell_type"] == "code" and "course-header" not in
-                c["metadata"].get("tags", [])}
-        theirs = {c["id"]: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                  for c in released["cells"] if c["id"] in ours}
-        assert theirs == ours, stem
+    source = course / "source" / stem
+    source.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / f"{stem}.ipynb", source / f"{stem}.ipynb")
+    _nbgrader(course, "generate_assignment", stem, "--create")
+    released = _notebook(course / "release" / stem / f"{stem}.ipynb")
+    shipped = _notebook(ROOT / "lessons" / f"{stem}.ipynb")
+    # nbgrader's student version and the shipped lesson have the same code in every code cell
+    # (nbgrader keeps solution-only cells, the build drops them)
+    ours = {c["id"]: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in shipped["cells"] if c["cell_type"] == "code" and "course-header" not in
+            c["metadata"].get("tags", [])}
+    theirs = {c["id"]: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+              for c in released["cells"] if c["id"] in ours}
+    assert theirs == ours, stem
 
 
 @pytest.mark.parametrize("stem", ROUND_TRIP)
