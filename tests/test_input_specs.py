@@ -100,7 +100,10 @@ def test_layer_built_for_one_shape_accepts_what_keras_accepts(rng, case):
     expected = to_numpy(_call(keras_layer, [keras.ops.convert_to_tensor(a) for a in arrays], style))
     mine = _call(layer, arrays, style)
     assert mine.shape == expected.shape, f"{name}: NumPy {mine.shape} vs Keras {expected.shape}"
-    np.testing.assert_allclose(mine, expected, **forward_tol(), err_msg=f"{name} on {call_shapes}")
+    # float64 on TensorFlow to 1e-12; elsewhere Keras computes in float32: 1e-5 of the output's scale (the
+    # project's rule), since a few normalized values of a (1000, 2, 2, 2) batch lose more digits to rounding
+    tol = forward_tol() if keras_is_float64() else dict(rtol=1e-5, atol=1e-5 * float(np.abs(expected).max()))
+    np.testing.assert_allclose(mine, expected, **tol, err_msg=f"{name} on {call_shapes}")
     dx = layer.backward(np.ones_like(mine))       # the backward pass runs on the new shape too
     for d, x in zip(dx if isinstance(dx, list) else [dx], arrays):
         assert d is None or d.shape == x.shape
