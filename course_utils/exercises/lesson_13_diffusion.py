@@ -7,6 +7,8 @@
 Timesteps are 0-based (t = 0 .. T-1) and alpha_bar at step -1 is 1. The references are
 course_utils.diffusion's functions, which are tested against the closed forms and Keras.
 """
+from functools import partial
+
 import numpy as np
 
 from .. import diffusion
@@ -48,12 +50,12 @@ Exercise(f"{LESSON}.q_sample", reference=q_sample, cases=_q_sample_cases,
          mistakes={
              "alpha_bar is used without the square roots: the mean is sqrt(alpha_bar_t) x0 and the standard "
              "deviation sqrt(1 - alpha_bar_t) (the variance is 1 - alpha_bar_t).":
-                 lambda x0, t, e, a: _q_sample(x0, t, e, a, signal=lambda v: v, spread=lambda v: v),
+                 partial(_q_sample, signal=lambda v: v, spread=lambda v: v),
              "the noise is scaled by 1 - alpha_bar_t, the variance; scale it by the standard deviation "
              "sqrt(1 - alpha_bar_t).":
-                 lambda x0, t, e, a: _q_sample(x0, t, e, a, spread=lambda v: v),
+                 partial(_q_sample, spread=lambda v: v),
              "off by one: step t uses alpha_bar[t - 1]; the steps are 0-based, so step t reads alpha_bar[t].":
-                 lambda x0, t, e, a: _q_sample(x0, t, e, a, shift=-1),
+                 partial(_q_sample, shift=-1),
          },
          output_names=("x_t",),
          title="noising in closed form: a draw of q(x_t | x0)")
@@ -93,15 +95,15 @@ Exercise(f"{LESSON}.ddpm_step", reference=ddpm_step, cases=_ddpm_cases,
          mistakes={
              "sigma_t^2 = beta_t: the lesson's step uses the posterior's variance "
              "beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t), which is 0 at t = 0 (the last step adds no noise).":
-                 lambda x, t, e, b, z: _ddpm(x, t, e, b, z, variance="beta"),
+                 partial(_ddpm, variance="beta"),
              "at t = 0, alpha_bar_{t-1} is read as alpha_bar[-1] - Python's last element, the noisiest step; "
              "alpha_bar before the first step is 1 (clean data), so sigma_0 = 0.":
-                 lambda x, t, e, b, z: _ddpm(x, t, e, b, z, variance="wrapped"),
+                 partial(_ddpm, variance="wrapped"),
              "eps_hat is scaled by sqrt(1 - alpha_bar_t) (that is x0's formula); the mean subtracts "
              "beta_t / sqrt(1 - alpha_bar_t) eps_hat.":
-                 lambda x, t, e, b, z: _ddpm(x, t, e, b, z, eps_coefficient="sqrt"),
+                 partial(_ddpm, eps_coefficient="sqrt"),
              "the division by sqrt(alpha_t) = sqrt(1 - beta_t) is missing from the mean.":
-                 lambda x, t, e, b, z: _ddpm(x, t, e, b, z, divide=False),
+                 partial(_ddpm, divide=False),
          },
          output_names=("x_prev",),
          title="one DDPM reverse step x_t -> x_{t-1}")
@@ -137,12 +139,12 @@ Exercise(f"{LESSON}.ddim_step", reference=ddim_step, cases=_ddim_cases,
          mistakes={
              "at t_prev = -1, alpha_bar is read as alpha_bar[-1] - Python's last element, the noisiest step; "
              "before the first step alpha_bar is 1, so the last DDIM step returns x0_hat itself.":
-                 lambda x, t, s, e, a: _ddim(x, t, s, e, a, wrap=True),
+                 partial(_ddim, wrap=True),
              "the predicted noise is not added back: x_{t_prev} = sqrt(alpha_bar_{t_prev}) x0_hat "
              "+ sqrt(1 - alpha_bar_{t_prev}) eps_hat (DDIM keeps the noise direction it predicted).":
-                 lambda x, t, s, e, a: _ddim(x, t, s, e, a, keep_eps=False),
+                 partial(_ddim, keep_eps=False),
              "alpha_bar is used without the square roots: signal sqrt(alpha_bar), noise sqrt(1 - alpha_bar).":
-                 lambda x, t, s, e, a: _ddim(x, t, s, e, a, roots=False),
+                 partial(_ddim, roots=False),
          },
          output_names=("x_prev",),
          title="one deterministic DDIM step x_t -> x_{t_prev}")

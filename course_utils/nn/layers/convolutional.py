@@ -26,7 +26,58 @@ from ..conv_utils import (_check_rank3, _check_sequence_length, _normalize_seque
 # becomes one matrix product.
 
 
-class Conv2D(KernelAndBias, Layer):
+def _filters_and_window(layer, filters, kernel_size, strides, padding=None, n=2):
+    """A convolution's first arguments, checked and normalized as Keras does (``n``: 2 for images,
+    1 for sequences; ``padding=None``: the layer normalizes its own, as Conv1D's "causal")."""
+    layer.filters = positive_filters(filters)
+    layer.kernel_size = normalize_tuple(kernel_size, "kernel_size", n=n)
+    layer.strides = normalize_tuple(strides, "strides", n=n)
+    if padding is not None:
+        layer.padding = normalize_padding(padding)
+
+
+def _build_image_kernel(layer, input_shape, kernel_shape):
+    """Conv2D's and Conv2DTranspose's build: for images (N, H, W, C), the kernel of shape
+    ``kernel_shape(C)`` and the bias; the input spec then fixes C only (any batch, any image size).
+    Returns the input shape, checked."""
+    input_shape = layer._check_rank(input_shape, 4)
+    channels = layer._input_channels(input_shape)
+    layer._add_kernel_and_bias(kernel_shape(channels), layer.filters)
+    layer.input_spec = InputSpec(ndim=4, dtype="layer", axes={-1: channels})
+    return input_shape
+
+
+class _Im2colConv(KernelAndBias):
+    """What Conv1D and Conv2D share once the input is cut into windows (im2col, one row per output
+    position): the kernel as one matrix K (window size, F), then
+        forward:   z = cols @ K + bias,   y = activation(z)
+        backward:  dz = activation'(z) * dy;  d kernel = cols^T @ dz;  d bias = sum of dz;
+                   d cols = dz @ K^T, returned transposed (window first) for the layer's col2im."""
+
+    def _windows_forward(self, cols, out_shape, padded_shape, pads):
+        z = cols @ self.kernel.reshape(-1, self.filters)
+        if self.use_bias:
+            z += self.bias
+        z = z.reshape(out_shape)
+        a = self.activation.forward(z)
+        self._cache = (cols, padded_shape, pads, z, a)
+        return a
+
+    def _windows_backward(self, dout):
+        """(d cols transposed, the output's shape, the padded input's shape, the pads, the dtype),
+        after setting the kernel's and the bias's gradients."""
+        self._require_forward()
+        cols, padded_shape, pads, z, a = self._cache
+        da = self._check_dout(dout, a.shape)
+        dz = self.activation.backward(z, a, da)
+        dz2 = dz.reshape(-1, self.filters).astype(cols.dtype, copy=False)
+        self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
+        self.dbias = dz2.sum(axis=0) if self.use_bias else None
+        self._set_kernel_and_bias_grads()
+        return self.kernel.reshape(-1, self.filters) @ dz2.T, dz.shape, padded_shape, pads, cols.dtype
+
+
+class Conv2D(_Im2colConv, Layer):
     """2-D convolution over (batch, height, width, channels) images, as ``keras.layers.Conv2D``.
 
     Weights ``[kernel, bias]``: kernel ``(kh, kw, C, F)`` (C input channels, F = filters), bias ``(F,)``.
@@ -53,10 +104,7 @@ class Conv2D(KernelAndBias, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = positive_filters(filters)
-        self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
-        self.strides = normalize_tuple(strides, "strides")
-        self.padding = normalize_padding(padding)
+        _filters_and_window(self, filters, kernel_size, strides, padding)
         self.data_format = normalize_data_format(data_format, "Conv2D")
         if groups != 1:
             raise ValueError(f"The NumPy Conv2D supports groups=1 only (every filter sees every input "
@@ -68,12 +116,8 @@ class Conv2D(KernelAndBias, Layer):
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape):
-        input_shape = self._check_rank(input_shape, 4)
-        channels = self._input_channels(input_shape)
         kh, kw = self.kernel_size
-        self._add_kernel_and_bias((kh, kw, channels, self.filters), self.filters)
-        self.input_spec = InputSpec(ndim=4, dtype="layer", axes={-1: channels})   # any batch, any image size
-        super().build(input_shape)
+        super().build(_build_image_kernel(self, input_shape, lambda channels: (kh, kw, channels, self.filters)))
 
     def compute_output_shape(self, input_shape):
         n, h_out, w_out = window_output_shape(self, input_shape, dilated_size(self.kernel_size, self.dilation_rate),
@@ -97,30 +141,15 @@ class Conv2D(KernelAndBias, Layer):
         # im2col: one row per output pixel, its receptive field flattened in the kernel's (i, j, c) order
         cols = window_view(xp, self.kernel_size, self.strides, (h_out, w_out), self.dilation_rate).reshape(
             n * h_out * w_out, kh * kw * channels)
-        z = cols @ self.kernel.reshape(kh * kw * channels, self.filters)
-        if self.use_bias:
-            z += self.bias
-        z = z.reshape(n, h_out, w_out, self.filters)
-        a = self.activation.forward(z)
-        self._cache = (cols, xp.shape, pads, z, a)
-        return a
+        return self._windows_forward(cols, (n, h_out, w_out, self.filters), xp.shape, pads)
 
     def backward(self, dout):
-        self._require_forward()
-        cols, padded_shape, pads, z, a = self._cache
-        da = self._check_dout(dout, a.shape)
-        dz = self.activation.backward(z, a, da)
-        n, h_out, w_out, filters = dz.shape
+        dcols_t, (n, h_out, w_out, _), padded_shape, pads, dtype = self._windows_backward(dout)
         kh, kw, channels, _ = self.kernel.shape
-        dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
-        self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
-        self.dbias = dz2.sum(axis=0) if self.use_bias else None
-        self._set_kernel_and_bias_grads()
         # d cols, computed transposed - (kh, kw, C, N, H_out, W_out) - so that col2im adds whole
         # image rows at a time (channels-first inside; about twice as fast as channels-last here)
-        dcols_t = (self.kernel.reshape(kh * kw * channels, filters) @ dz2.T).reshape(
-            kh, kw, channels, n, h_out, w_out)
-        dxp = add_windows_channels_first(dcols_t, padded_shape, self.strides, cols.dtype, self.dilation_rate)
+        dxp = add_windows_channels_first(dcols_t.reshape(kh, kw, channels, n, h_out, w_out), padded_shape,
+                                         self.strides, dtype, self.dilation_rate)
         return np.ascontiguousarray(crop(dxp, pads))
 
     # -------------------------------------------------------------------- config
@@ -145,7 +174,7 @@ class Conv2D(KernelAndBias, Layer):
 #     "causal":  k - 1 zeros at the start only, so output t sees inputs <= t; T_out = ceil(T / s)
 
 
-class Conv1D(KernelAndBias, Layer):
+class Conv1D(_Im2colConv, Layer):
     """1-D convolution over (batch, timesteps, channels) sequences, as ``keras.layers.Conv1D``.
 
     Weights ``[kernel, bias]``: kernel ``(k, C, F)`` (C input channels, F = filters), bias ``(F,)``.
@@ -168,9 +197,7 @@ class Conv1D(KernelAndBias, Layer):
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = positive_filters(filters)
-        self.kernel_size = normalize_tuple(kernel_size, "kernel_size", n=1)
-        self.strides = normalize_tuple(strides, "strides", n=1)
+        _filters_and_window(self, filters, kernel_size, strides, n=1)
         if isinstance(padding, str) and padding.lower() == "causal":
             self.padding = "causal"
         elif not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
@@ -209,28 +236,13 @@ class Conv1D(KernelAndBias, Layer):
         pads = sequence_pads(length, span, self.strides[0], self.padding)   # causal: span - 1 zeros first
         xp = np.pad(x, ((0, 0), pads, (0, 0)))[:, None]                   # (N, 1, Tp, C)
         cols = window_view(xp, (1, k), (1, self.strides[0]), (1, t_out), dilation).reshape(n * t_out, k * channels)
-        z = cols @ self.kernel.reshape(k * channels, filters)
-        if self.use_bias:
-            z += self.bias
-        z = z.reshape(n, t_out, filters)
-        a = self.activation.forward(z)
-        self._cache = (cols, xp.shape, pads, z, a)
-        return a
+        return self._windows_forward(cols, (n, t_out, filters), xp.shape, pads)
 
     def backward(self, dout):
-        self._require_forward()
-        cols, padded_shape, pads, z, a = self._cache
-        da = self._check_dout(dout, a.shape)
-        dz = self.activation.backward(z, a, da)
-        n, t_out, filters = dz.shape
+        dcols_t, (n, t_out, _), padded_shape, pads, dtype = self._windows_backward(dout)
         k, channels, _ = self.kernel.shape
-        dz2 = dz.reshape(-1, filters).astype(cols.dtype, copy=False)
-        self.dkernel = (cols.T @ dz2).reshape(self.kernel.shape)
-        self.dbias = dz2.sum(axis=0) if self.use_bias else None
-        self._set_kernel_and_bias_grads()
-        dcols_t = (self.kernel.reshape(k * channels, filters) @ dz2.T).reshape(1, k, channels, n, 1, t_out)
-        dxp = add_windows_channels_first(dcols_t, padded_shape, (1, self.strides[0]), cols.dtype,
-                                         (1, self.dilation_rate[0]))[:, 0]
+        dxp = add_windows_channels_first(dcols_t.reshape(1, k, channels, n, 1, t_out), padded_shape,
+                                         (1, self.strides[0]), dtype, (1, self.dilation_rate[0]))[:, 0]
         return np.ascontiguousarray(dxp[:, pads[0]:dxp.shape[1] - pads[1]])
 
     def get_config(self):
@@ -310,10 +322,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = positive_filters(filters)
-        self.kernel_size = normalize_tuple(kernel_size, "kernel_size")
-        self.strides = normalize_tuple(strides, "strides")
-        self.padding = normalize_padding(padding)
+        _filters_and_window(self, filters, kernel_size, strides, padding)
         self.output_padding = (None if output_padding is None else
                                normalize_tuple(output_padding, "output_padding", allow_zero=True))
         if self.output_padding is not None:
@@ -333,12 +342,8 @@ class Conv2DTranspose(KernelAndBias, Layer):
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape):
-        input_shape = self._check_rank(input_shape, 4)
-        channels = self._input_channels(input_shape)
         kh, kw = self.kernel_size
-        self._add_kernel_and_bias((kh, kw, self.filters, channels), self.filters)
-        self.input_spec = InputSpec(ndim=4, dtype="layer", axes={-1: channels})   # any batch, any image size
-        super().build(input_shape)
+        super().build(_build_image_kernel(self, input_shape, lambda channels: (kh, kw, self.filters, channels)))
 
     def _check_input_spec(self, x):
         """The spec's checks, and a non-empty image."""
@@ -635,10 +640,7 @@ class Conv1DTranspose(KernelAndBias, Layer):
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = positive_filters(filters)
-        self.kernel_size = normalize_tuple(kernel_size, "kernel_size", n=1)
-        self.strides = normalize_tuple(strides, "strides", n=1)
-        self.padding = normalize_padding(padding)
+        _filters_and_window(self, filters, kernel_size, strides, padding, n=1)
         self.output_padding = (None if output_padding is None else
                                normalize_tuple(output_padding, "output_padding", n=1, allow_zero=True))
         self.data_format = _normalize_sequence_format(data_format, "Conv1DTranspose")

@@ -56,6 +56,18 @@ class _Pooling2D(Layer):
         out_size = window_output_shape(self, x.shape, self.pool_size, "pool")[1:]
         return x, xp, window_view(xp, self.pool_size, self.strides, out_size), pads
 
+    def _window_dout(self, dout):
+        """(what the forward kept for the backward, dy in the input's dtype): both backwards start so."""
+        self._require_forward()
+        kept, _, _, out_shape, dtype = self._cache
+        return kept, self._check_dout(dout, out_shape).astype(dtype, copy=False)
+
+    def _windows_to_input(self, dwindows):
+        """col2im: the windows' gradients (N, H_out, W_out, ph, pw, C) added up into dx, the padding
+        cropped off (overlapping windows add up)."""
+        _, padded_shape, pads, _, dtype = self._cache
+        return crop(add_windows(dwindows, padded_shape, self.strides, dtype), pads)
+
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
                 "padding": self.padding, "data_format": self.data_format}
@@ -85,15 +97,13 @@ class MaxPooling2D(_Pooling2D):
         return y
 
     def backward(self, dout):
-        self._require_forward()
-        argmax, padded_shape, pads, out_shape, dtype = self._cache
-        dy = self._check_dout(dout, out_shape).astype(dtype, copy=False)
+        argmax, dy = self._window_dout(dout)
         ph, pw = self.pool_size
         offsets = np.arange(ph * pw).reshape(ph, pw)
         # each window's gradient, non-zero only at its argmax: (N, H_out, W_out, ph, pw, C)
         dwindows = np.where(argmax[:, :, :, None, None, :] == offsets[None, None, None, :, :, None],
-                            dy[:, :, :, None, None, :], 0).astype(dtype, copy=False)
-        return crop(add_windows(dwindows, padded_shape, self.strides, dtype), pads)
+                            dy[:, :, :, None, None, :], 0).astype(dy.dtype, copy=False)
+        return self._windows_to_input(dwindows)
 
 
 class AveragePooling2D(_Pooling2D):
@@ -132,39 +142,32 @@ class AveragePooling2D(_Pooling2D):
         return y
 
     def backward(self, dout):
-        self._require_forward()
-        counts, padded_shape, pads, out_shape, dtype = self._cache
-        dy = self._check_dout(dout, out_shape).astype(dtype, copy=False)
+        counts, dy = self._window_dout(dout)
         share = dy / counts[None, :, :, None]
         ph, pw = self.pool_size
         dwindows = np.broadcast_to(share[:, :, :, None, None, :], share.shape[:3] + (ph, pw) + share.shape[3:])
-        return crop(add_windows(dwindows, padded_shape, self.strides, dtype), pads)
+        return self._windows_to_input(dwindows)
 
 
-# -------- MaxPooling1D: a sequence is an image one pixel high ------------------------------------
+# -------- MaxPooling1D, AveragePooling1D: a sequence is an image one pixel high ------------------
 
 
-class MaxPooling1D(Layer):
-    """Max pooling over (batch, timesteps, channels) sequences, as ``keras.layers.MaxPooling1D``.
+class _Pooling1D(Layer):
+    """Shared by the two 1-D poolings: x (N, T, C) is seen as an image (N, 1, T, C) and pooled by
+    the 2-D layer (``pool2d_class``) with a (1, pool_size) window; y comes back as (N, T_out, C)."""
 
-    Shapes: x ``(N, T, C)`` -> y ``(N, T_out, C)``; T_out as for Conv1D ("valid" or "same").
-
-    It is ``MaxPooling2D`` with a (1, pool_size) window on x seen as (N, 1, T, C):
-    Forward:   y[n, t, c] = max_i xp[n, t*s + i, c]          (xp padded with -inf)
-    Backward:  each window's gradient goes to its first maximum: dxp[n, t*s + i*, c] += dy[n, t, c]
-    """
-
-    keras_class = "MaxPooling1D"
     input_spec = InputSpec(ndim=3, dtype="layer")
+    pool2d_class = None
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = normalize_tuple(pool_size, "pool_size", n=1)
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, "strides", n=1)
         self.padding = normalize_padding(padding)
-        self.data_format = _normalize_sequence_format(data_format, "MaxPooling1D")
-        self._pool2d = MaxPooling2D((1, self.pool_size[0]), (1, self.strides[0]), self.padding,
-                                    name=f"{self.name}_as_2d")
+        self.data_format = _normalize_sequence_format(data_format, type(self).__name__)
+        self._pool2d = self.pool2d_class((1, self.pool_size[0]), (1, self.strides[0]), self.padding,
+                                         name=f"{self.name}_as_2d")
+        self._cache = None
 
     def build(self, input_shape):
         _check_rank3(self, input_shape)
@@ -186,11 +189,29 @@ class MaxPooling1D(Layer):
     def backward(self, dout):
         self._require_forward()
         dy = self._check_dout(dout, self._cache)
+        self.set_grads()
         return self._pool2d.backward(dy[:, None])[:, 0]
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
                 "padding": self.padding, "data_format": self.data_format}
+
+
+class MaxPooling1D(_Pooling1D):
+    """Max pooling over (batch, timesteps, channels) sequences, as ``keras.layers.MaxPooling1D``.
+
+    Shapes: x ``(N, T, C)`` -> y ``(N, T_out, C)``; T_out as for Conv1D ("valid" or "same").
+
+    It is ``MaxPooling2D`` with a (1, pool_size) window on x seen as (N, 1, T, C):
+    Forward:   y[n, t, c] = max_i xp[n, t*s + i, c]          (xp padded with -inf)
+    Backward:  each window's gradient goes to its first maximum: dxp[n, t*s + i*, c] += dy[n, t, c]
+    """
+
+    keras_class = "MaxPooling1D"
+    pool2d_class = MaxPooling2D
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
 # -------- GlobalAveragePooling2D, GlobalMaxPooling2D ---------------------------------------------
@@ -277,7 +298,7 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 # -------- AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D --------------------------
 
 
-class AveragePooling1D(Layer):
+class AveragePooling1D(_Pooling1D):
     """Average pooling over (batch, timesteps, channels) sequences, as ``keras.layers.AveragePooling1D``.
 
     Shapes: x ``(N, T, C)`` -> y ``(N, T_out, C)``; T_out as for Conv1D ("valid" or "same").
@@ -288,44 +309,7 @@ class AveragePooling1D(Layer):
     """
 
     keras_class = "AveragePooling1D"
-    input_spec = InputSpec(ndim=3, dtype="layer")
-
-    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size = normalize_tuple(pool_size, "pool_size", n=1)
-        self.strides = self.pool_size if strides is None else normalize_tuple(strides, "strides", n=1)
-        self.padding = normalize_padding(padding)
-        self.data_format = _normalize_sequence_format(data_format, "AveragePooling1D")
-        self._pool2d = AveragePooling2D((1, self.pool_size[0]), (1, self.strides[0]), self.padding,
-                                        name=f"{self.name}_as_2d")
-        self._cache = None
-
-    def build(self, input_shape):
-        _check_rank3(self, input_shape)
-        super().build(input_shape)
-
-    def compute_output_shape(self, input_shape):
-        _check_rank3(self, input_shape)
-        input_shape = tuple(input_shape)
-        return (input_shape[0], _check_sequence_length(self, input_shape, self.pool_size[0], "pool"),
-                input_shape[2])
-
-    def forward(self, x, training=False):
-        _check_sequence_length(self, x.shape, self.pool_size[0], "pool")
-        self._pool2d.dtype = self.dtype
-        y = self._pool2d.forward(x[:, None])[:, 0]
-        self._cache = y.shape
-        return y
-
-    def backward(self, dout):
-        self._require_forward()
-        dy = self._check_dout(dout, self._cache)
-        self.set_grads()
-        return self._pool2d.backward(dy[:, None])[:, 0]
-
-    def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding, "data_format": self.data_format}
+    pool2d_class = AveragePooling2D
 
 
 class _GlobalPooling1D(Layer):

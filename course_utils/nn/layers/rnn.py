@@ -456,11 +456,9 @@ class LSTM(_Recurrent):
                  bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, seed=None, implementation=2, use_cudnn="auto", **kwargs):
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout,
-                         return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, seed=seed, **kwargs)
+        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         dropout, recurrent_dropout, return_sequences, return_state, go_backwards, stateful,
+                         unroll, seed, **kwargs)   # _Recurrent's arguments, in its order
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.implementation = implementation   # Keras's choice of kernel; same numbers
@@ -583,11 +581,9 @@ class GRU(_Recurrent):
                  bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False, seed=None,
                  reset_after=True, implementation=2, use_cudnn="auto", **kwargs):
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout,
-                         return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, seed=seed, **kwargs)
+        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         dropout, recurrent_dropout, return_sequences, return_state, go_backwards, stateful,
+                         unroll, seed, **kwargs)   # _Recurrent's arguments, in its order
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
         self.implementation = implementation
