@@ -62,6 +62,10 @@ ACCEPTED = [
     ("LayerNormalization", dict(axis=1), [(2, 3, 4)], [(5, 3, 4, 2)], "one"),
     ("LayerNormalization", dict(axis=[1, 2]), [(2, 3, 4)], [(5, 3, 4)], "one"),
     ("LayerNormalization", dict(axis=[-2, -1]), [(2, 3, 4)], [(5, 2, 3, 4)], "one"),
+    ("RMSNormalization", dict(), [(2, 2, 2)], [(1000, 2, 2, 2)], "one"),       # another rank, as Keras
+    ("RMSNormalization", dict(axis=[-2, -1]), [(2, 3, 4)], [(5, 2, 3, 4)], "one"),
+    ("AveragePooling1D", dict(pool_size=2), [(2, 6, 3)], [(5, 9, 3)], "one"),
+    ("Dot", dict(axes=1), [(2, 3), (2, 3)], [(5, 3), (5, 3)], "list"),
     ("SimpleRNN", dict(units=3), [(2, 5, 4)], [(6, 8, 4)], "one"),
     ("LSTM", dict(units=3, return_sequences=True), [(2, 5, 4)], [(6, 3, 4)], "one"),
     ("GRU", dict(units=3), [(2, 5, 4)], [(6, 8, 4)], "one"),
@@ -116,6 +120,7 @@ REFUSED = [
     ("Conv2D", dict(filters=3, kernel_size=2), [(2, 5, 5, 3)], [(2, 5, 5, 2)], "one"),
     ("Conv2D", dict(filters=3, kernel_size=2), [(2, 5, 5, 3)], [(2, 5, 3)], "one"),
     ("BatchNormalization", dict(), [(2, 3, 4)], [(2, 3, 4, 4)], "one"),
+    ("RMSNormalization", dict(), [(2, 3, 4)], [(2, 3, 5)], "one"),
     ("BatchNormalization", dict(), [(2, 3, 4)], [(2, 3, 5)], "one"),
     ("LayerNormalization", dict(), [(2, 2, 2)], [(2, 2, 3)], "one"),
     ("LSTM", dict(units=3), [(2, 5, 4)], [(2, 5, 3)], "one"),

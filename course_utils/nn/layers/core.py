@@ -214,6 +214,7 @@ class Masking(Layer):
     """
 
     keras_class = "Masking"
+    input_spec = InputSpec(min_ndim=2)   # (batch, steps, ...): the mask is over the last axis
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -227,8 +228,6 @@ class Masking(Layer):
         return np.any(np.asarray(x) != self.mask_value, axis=-1)
 
     def forward(self, x, training=False):
-        x = self._as_input(x, min_ndim=2)
-        self._ensure_built(x)
         keep = self.compute_mask(x)[..., None]
         self._cache = keep
         return np.where(keep, x, 0.0).astype(x.dtype)

@@ -265,6 +265,7 @@ class Dot(_Merge):
     """
 
     keras_class = "Dot"
+    input_spec = {"inputs": InputSpec(min_ndim=2)}   # each of the two: a batch axis and the axis contracted
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
@@ -314,15 +315,16 @@ class Dot(_Merge):
             inv = 1.0 / np.sqrt((x * x).sum(axis=axis, keepdims=True))
         return x * np.minimum(inv, 1e7), np.minimum(inv, 1e7), inv >= 1e7
 
-    def _inputs(self, inputs):
-        """The two inputs, checked; unlike the element-wise merges, no axes inserted (batch_dot)."""
+    def _check_input_specs(self, arguments):
+        """Two inputs, then the merge layers' checks (each of rank >= 2, Keras's shape checks)."""
+        inputs = arguments["inputs"]
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError(f"A `Dot` layer should be called on a list of 2 inputs. Received: "
                              f"{type(inputs).__name__} {getattr(inputs, 'shape', len(inputs) if isinstance(inputs, (list, tuple)) else '')}")
-        xs = [self._as_input(x, min_ndim=2, what=f"input {i}") for i, x in enumerate(inputs)]
-        self.compute_output_shape([x.shape for x in xs])
-        if not self.built:
-            self.build([(None,) + x.shape[1:] for x in xs])
+        return super()._check_input_specs(arguments)
+
+    def _inputs(self, xs):
+        """The two inputs in one dtype; unlike the element-wise merges, no axes inserted (batch_dot)."""
         dtype = np.result_type(*xs)
         return [x.astype(dtype, copy=False) for x in xs]
 

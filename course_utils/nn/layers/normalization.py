@@ -224,7 +224,26 @@ class BatchNormalization(Layer):
         return super().from_keras_config(config)
 
 
-class LayerNormalization(Layer):
+class _NormalizesEachExample:
+    """What LayerNormalization and RMSNormalization share: the axes of ``axis`` for an input's rank,
+    and the geometry of one call. Their weights fix only the sizes of ``axis`` (``_norm_shape``, set
+    in ``build``), so - as in Keras - any batch size and any rank that has those sizes is accepted."""
+
+    def _axes(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        return [_check_axis(a, ndim, self.name) for a in axes]
+
+    def _geometry(self, x, has_weights=True):
+        """(axes normalized over, the other axes, the shape the weights broadcast to) for ``x``."""
+        axes = tuple(self._axes(x.ndim))
+        if 0 in axes or (has_weights and tuple(x.shape[a] for a in axes) != self._norm_shape):
+            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
+                             f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")
+        others = tuple(i for i in range(x.ndim) if i not in axes)
+        return axes, others, tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
+
+
+class LayerNormalization(_NormalizesEachExample, Layer):
     """Layer normalization (Ba et al., 2016), as ``keras.layers.LayerNormalization``.
 
     Every example is normalised on its own, over ``axis`` (an int or a list of ints; -1: the
@@ -285,10 +304,6 @@ class LayerNormalization(Layer):
         self.gamma = self.beta = None
         self._cache = None
 
-    def _axes(self, ndim):
-        axes = self.axis if isinstance(self.axis, list) else [self.axis]
-        return [_check_axis(a, ndim, self.name) for a in axes]
-
     def build(self, input_shape):
         input_shape = self._shape_of_min_rank(input_shape, 2, "expected input of rank >= 2 (a batch dimension first)")
         axes = self._axes(len(input_shape))
@@ -306,23 +321,12 @@ class LayerNormalization(Layer):
         self._norm_shape = shape
         super().build(input_shape)
 
-    def _geometry(self, x):
-        """(axes normalized over, the other axes, the shape gamma and beta broadcast to) for ``x``: the
-        weights fix only the sizes of ``axis``, so any batch size and (as Keras) any rank that has them
-        is accepted."""
-        axes = tuple(self._axes(x.ndim))
-        if 0 in axes or ((self.scale or self.center) and tuple(x.shape[a] for a in axes) != self._norm_shape):
-            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
-                             f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")
-        others = tuple(i for i in range(x.ndim) if i not in axes)
-        return axes, others, tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
-
     def compute_output_shape(self, input_shape):
         self._axes(len(input_shape))
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        axes, others, weight_shape = self._geometry(x)
+        axes, others, weight_shape = self._geometry(x, has_weights=self.scale or self.center)
         mean = x.mean(axis=axes, keepdims=True)
         centred = x - mean
         var = np.square(centred).mean(axis=axes, keepdims=True)
@@ -416,7 +420,7 @@ class UnitNormalization(Layer):
         return {**super().get_config(), "axis": self.axis}
 
 
-class RMSNormalization(Layer):
+class RMSNormalization(_NormalizesEachExample, Layer):
     """Root-mean-square normalization (Zhang & Sennrich, 2019), as ``keras.layers.RMSNormalization``.
 
     Like LayerNormalization without the centring and without a shift: each example is divided by the
@@ -459,38 +463,33 @@ class RMSNormalization(Layer):
 
     def build(self, input_shape):
         input_shape = self._shape_of_min_rank(input_shape, 2, "expected input of rank >= 2 (a batch dimension first)")
-        ndim = len(input_shape)
-        axes = [_check_axis(a, ndim, self.name) for a in (self.axis if isinstance(self.axis, list) else [self.axis])]
+        axes = self._axes(len(input_shape))
         if 0 in axes:
             raise ValueError(f"The NumPy RMSNormalization normalizes within each example; axis 0 (the batch) cannot "
                              f"be one of its axes. Received: axis={self.axis!r}")
         if any(input_shape[a] is None for a in axes):
             raise ValueError(f"Layer '{self.name}' needs known sizes on axis {self.axis}, received input shape "
                              f"{shape_str(input_shape)}.")
-        self.add_weight("scale", tuple(input_shape[a] for a in axes), "ones")
-        self._norm_axes = tuple(axes)
-        self._other_axes = tuple(i for i in range(ndim) if i not in axes)
-        self._weight_shape = tuple(input_shape[i] if i in axes else 1 for i in range(ndim))
+        self._norm_shape = tuple(input_shape[a] for a in axes)
+        self.add_weight("scale", self._norm_shape, "ones")
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        if x.ndim != len(self._weight_shape) or any(x.shape[a] != self._weight_shape[a] for a in self._norm_axes):
-            raise ValueError(f"Layer '{self.name}' was built for inputs of shape {shape_str(self.input_shape)} "
-                             f"(normalizing over axis {self.axis}), received shape {shape_str(x.shape)}.")
-        r = 1.0 / np.sqrt(np.mean(np.square(x), axis=self._norm_axes, keepdims=True) + x.dtype.type(self.epsilon))
-        self._cache = (x, r)
-        return x * r * self.scale.reshape(self._weight_shape)
+        axes, others, weight_shape = self._geometry(x)
+        r = 1.0 / np.sqrt(np.mean(np.square(x), axis=axes, keepdims=True) + x.dtype.type(self.epsilon))
+        self._cache = (x, r, axes, others, weight_shape)
+        return x * r * self.scale.reshape(weight_shape)
 
     def backward(self, dout):
         self._require_forward()
-        x, r = self._cache
+        x, r, axes, others, weight_shape = self._cache
         dy = self._check_dout(dout, x.shape)
-        g = dy * self.scale.reshape(self._weight_shape)
-        self.set_grads(scale=np.sum(dy * x * r, axis=self._other_axes).reshape(self.scale.shape))
-        return r * g - r ** 3 * x * np.mean(g * x, axis=self._norm_axes, keepdims=True)
+        g = dy * self.scale.reshape(weight_shape)
+        self.set_grads(scale=np.sum(dy * x * r, axis=others).reshape(self.scale.shape))
+        return r * g - r ** 3 * x * np.mean(g * x, axis=axes, keepdims=True)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
