@@ -191,8 +191,8 @@ def crop(xp, pads):
 
 
 def check_image_input(layer, x, window, strides, padding, what="kernel"):
-    """Validate a (N, H, W, C) batch for a windowed layer; return ``x`` as an array."""
-    x = layer._as_input(x, ndim=4)
+    """A windowed layer's check of a (N, H, W, C) batch, after its input spec's (``x`` is an array
+    of rank 4): not empty, and no smaller than the window with padding='valid'. Returns ``x``."""
     height, width = x.shape[1:3]
     if padding == "valid" and (height < window[0] or width < window[1]):
         raise ValueError(

@@ -125,9 +125,10 @@ class Conv2D(_Im2colConv, Layer):
         return (n, h_out, w_out, self.filters)
 
     def _check_input_spec(self, x):
-        """An image no smaller than the (dilated) kernel with padding='valid', then the spec's checks."""
-        span = dilated_size(self.kernel_size, self.dilation_rate)
-        return super()._check_input_spec(check_image_input(self, x, span, self.strides, self.padding))
+        """The spec's checks, then an image no smaller than the (dilated) kernel with padding='valid'."""
+        x = super()._check_input_spec(x)
+        return check_image_input(self, x, dilated_size(self.kernel_size, self.dilation_rate), self.strides,
+                                 self.padding)
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
@@ -228,12 +229,18 @@ class Conv1D(_Im2colConv, Layer):
         return (tuple(input_shape)[0], _check_sequence_length(self, input_shape, span, "kernel"),
                 self.filters)
 
+    def _check_input_spec(self, x):
+        """The spec's checks, then a sequence no shorter than the (dilated) kernel with padding='valid'."""
+        x = super()._check_input_spec(x)
+        _check_sequence_length(self, x.shape, dilated_size(self.kernel_size, self.dilation_rate)[0], "kernel")
+        return x
+
     def forward(self, x, training=False):
         k, channels, filters = self.kernel.shape
         n, length, _ = x.shape
         span, dilation = dilated_size(self.kernel_size, self.dilation_rate)[0], (1, self.dilation_rate[0])
-        t_out = _check_sequence_length(self, x.shape, span, "kernel")
         pads = sequence_pads(length, span, self.strides[0], self.padding)   # causal: span - 1 zeros first
+        t_out = (length + sum(pads) - span) // self.strides[0] + 1
         xp = np.pad(x, ((0, 0), pads, (0, 0)))[:, None]                   # (N, 1, Tp, C)
         cols = window_view(xp, (1, k), (1, self.strides[0]), (1, t_out), dilation).reshape(n * t_out, k * channels)
         return self._windows_forward(cols, (n, t_out, filters), xp.shape, pads)
@@ -434,7 +441,7 @@ class _Depthwise(Layer):
         dwindows[n, p, q, i, j, c] = sum_m du[n, p, q, c*M + m] depthwise_kernel[i, j, c, m]   -> col2im, crop
     """
 
-    input_spec = InputSpec(ndim=4)
+    input_spec = InputSpec(ndim=4, dtype="layer")   # build adds the input channels: axes={-1: C}
     activation = ActivationAttribute()
 
     def _depthwise_options(self, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
@@ -451,20 +458,28 @@ class _Depthwise(Layer):
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
         self._cache = None
 
+    def build(self, input_shape):
+        """(after the subclass's weights) the input spec then fixes the channels only."""
+        self.input_spec = InputSpec(ndim=4, dtype="layer", axes={-1: tuple(input_shape)[-1]})
+        super().build(input_shape)
+
     def _span(self):
         return dilated_size(self.kernel_size, self.dilation_rate)
 
     def _depthwise_output_shape(self, input_shape):
         return window_output_shape(self, input_shape, self._span(), "kernel")
 
+    def _check_input_spec(self, x):
+        """The spec's checks (rank 4, the channels built for), then an image no smaller than the
+        (dilated) kernel with padding='valid'."""
+        return check_image_input(self, super()._check_input_spec(x), self._span(), self.strides, self.padding)
+
+    def _axis_size_error(self, x, axis, size, what="input"):
+        return (f"Layer '{self.name}' expected input with {size} channels (last axis), "
+                f"received shape {shape_str(x.shape)}.")
+
     def _depthwise_forward(self, x):
         """x (N, H, W, C) -> u (N, H_out, W_out, C*M) and what the backward needs."""
-        x = check_image_input(self, x, self._span(), self.strides, self.padding)
-        channels = self.depthwise_kernel.shape[2]
-        if x.shape[-1] != channels:
-            raise ValueError(f"Layer '{self.name}' expected input with {channels} channels (last axis), "
-                             f"received shape {shape_str(x.shape)}.")
-        x = self._cast_input(x)
         n, height, width, _ = x.shape
         pads = padding_amounts(height, width, self._span(), self.strides, self.padding)
         xp = pad_images(x, pads)

@@ -179,8 +179,13 @@ class _Pooling1D(Layer):
         return (input_shape[0], _check_sequence_length(self, input_shape, self.pool_size[0], "pool"),
                 input_shape[2])
 
-    def forward(self, x, training=False):
+    def _check_input_spec(self, x):
+        """The spec's checks, then a sequence no shorter than the pool with padding='valid'."""
+        x = super()._check_input_spec(x)
         _check_sequence_length(self, x.shape, self.pool_size[0], "pool")
+        return x
+
+    def forward(self, x, training=False):
         self._pool2d.dtype = self.dtype
         y = self._pool2d.forward(x[:, None])[:, 0]
         self._cache = y.shape
