@@ -601,13 +601,10 @@ def test_cli_instructor_mistakes_exit_2(tmp_path):
 
 def _real_lesson(stem):
     """(stem, solution path, lesson notebook text) of a lesson with a solution notebook."""
-    try:
-        from course_utils.build import lesson_notebook, notebook_text, read_notebook
-    except ImportError as exc:
-        pytest.skip(f"course_utils.build is not available ({exc}): cannot make a lesson notebook")
+    from course_utils.build import lesson_notebook, notebook_text, read_notebook
     solution = ROOT / "solutions" / f"{stem}.ipynb"
-    if not solution.is_file():
-        pytest.skip(f"lesson {stem} has no solution notebook yet (solutions/{stem}.ipynb)")
+    # every lesson with exercises has a solution notebook: a missing one is a failure, not a skip
+    assert solution.is_file(), f"lesson {stem} has exercises but no solution notebook (solutions/{stem}.ipynb)"
     return stem, solution, notebook_text(lesson_notebook(read_notebook(solution), stem))
 
 
