@@ -109,6 +109,31 @@ def test_masking_layer_before_an_lstm_and_a_dense(rng):
     _compare(keras.Model(inputs, keras.layers.Dense(2)(hidden)), x)
 
 
+def test_nn_masking_is_exported_and_masks_a_sequential_as_keras_does(rng):
+    """``nn.Masking`` (built here, not converted) in a Sequential before an LSTM: the same numbers as
+    keras.layers.Masking, forward and backward (the backend's tolerance)."""
+    x = rng.normal(size=(3, 5, 2))
+    x[0, 3:], x[1, :2], x[2, 2] = 0.0, 0.0, 0.0
+    twin = nn.Sequential([nn.Masking(), nn.LSTM(3, return_sequences=True), nn.Dense(2)])
+    assert nn.layers.Masking is nn.Masking
+    twin.forward(x)
+    model = nn.to_keras(twin)
+    assert isinstance(model.layers[0], keras.layers.Masking)
+    _compare(model, x)
+    np.testing.assert_allclose(twin.forward(x), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_given_to_a_layer_that_takes_none_names_the_layers_that_do():
+    """base.refuse_mask's message lists exactly the NumPy layers whose forward takes a mask."""
+    from course_utils.nn.base import layers_that_take_masks
+    taking = layers_that_take_masks()
+    assert {"SimpleRNN", "LSTM", "GRU", "GlobalAveragePooling1D", "BatchNormalization",
+            "MultiHeadAttention"} <= set(taking)
+    with pytest.raises(ValueError, match=r"Layer 'flat' \(Flatten\) received a mask, .*The NumPy layers that take "
+                                         r"a mask: " + ", ".join(taking) + r" \(MultiHeadAttention as query_mask"):
+        nn.Flatten(name="flat")(np.ones((2, 3, 4)), mask=np.ones((2, 3), bool))
+
+
 def test_masked_embedding_into_multi_head_attention():
     """Keras takes query_mask/value_mask from its inputs at run time (they are not in the graph)."""
     tokens = keras.Input((5,), dtype="int32")
