@@ -143,6 +143,37 @@ def test_masked_embedding_into_multi_head_attention():
     _compare(keras.Model(tokens, out), TOKENS[:2])
 
 
+TOKENS_B = np.array([[0, 0, 2, 5, 1], [4, 0, 3, 0, 6], [1, 2, 0, 0, 9]])   # padding elsewhere than TOKENS'
+
+
+@pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Average", "Dot"])
+@pytest.mark.parametrize("masked", ["both", "first", "second"])
+def test_masks_into_the_merge_layers(merge, masked):
+    """Two token inputs with their padding at different steps, embedded (mask_zero where ``masked``
+    says), merged, then a Dense on every step (the merged values at masked steps are compared too) and
+    an LSTM (it reads the merged mask). Keras's Multiply counts a masked step of an input as 1 (and
+    zeroes the steps no input keeps when all have masks): the NumPy Multiply once multiplied the raw
+    values (relative error 0.6). Dot's output has no mask, as Keras's compute_mask says."""
+    a, b = keras.Input((5,), dtype="int32"), keras.Input((5,), dtype="int32")
+    ea = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "first"))(a)
+    eb = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "second"))(b)
+    if merge == "Dot":
+        merged = keras.layers.Dot(axes=(2, 2))([ea, eb])   # (N, 5, 5)
+    else:
+        merged = getattr(keras.layers, merge)()([ea, keras.layers.Dense(4)(eb)])
+    outputs = [keras.layers.Dense(2)(merged), keras.layers.LSTM(3)(merged)]
+    _compare(keras.Model([a, b], outputs), [TOKENS, TOKENS_B])
+
+
+def test_masks_into_multiply_in_a_graph_built_from_nn_input():
+    """The same rules in a NumPy graph (nn.masks.propagate_masks), compared with Keras after to_keras."""
+    a, b = nn.Input((5,), dtype="int32"), nn.Input((5,), dtype="int32")
+    ea, eb = nn.Embedding(10, 4, mask_zero=True)(a), nn.Embedding(10, 4)(b)
+    merged = nn.Multiply()([nn.Dense(4)(eb), ea])
+    twin = nn.Model([a, b], [nn.Dense(2)(merged), nn.GRU(3)(merged)])
+    _compare(twin, [TOKENS, TOKENS_B])
+
+
 # -------------------------------------------------------------- 4-6. inputs
 def test_nested_model_with_three_inputs(rng):
     """Keras records mask=[None, None, None] for the nested call; the twin takes no such keyword."""

@@ -291,7 +291,13 @@ def _replayed(kt, tensors):
 
 def _padding_masks(keras_layer, node, tensors):
     """The masks Keras's MultiHeadAttention takes from its inputs at run time (query_mask, value_mask,
-    key_mask: not recorded in the graph), as symbolic tensors for its twin's call."""
+    key_mask: not recorded in the graph), as symbolic tensors for its twin's call; and the masks of
+    Multiply's inputs (Keras reads them at run time too: a masked step counts as 1)."""
+    if type(keras_layer).__name__ == "Multiply":
+        inputs = node.arguments.args[0] if node.arguments.args else node.arguments.kwargs.get("inputs")
+        masks = [getattr(kt, "_keras_mask", None) for kt in inputs]
+        return {} if all(m is None for m in masks) else {
+            "mask": [None if m is None else _replayed(m, tensors) for m in masks]}
     if type(keras_layer).__name__ != "MultiHeadAttention":
         return {}
     bound = dict(zip(("query", "value", "key"), node.arguments.args))
@@ -392,6 +398,8 @@ def _functional_to_keras(twin, dtype=None):
         else:
             if id(node.layer) not in layers:
                 layers[id(node.layer)] = to_keras(node.layer, dtype=dtype)
+            if not getattr(layers[id(node.layer)], "_call_has_mask_arg", True):
+                arguments.pop("mask", None)   # Multiply: Keras reads its inputs' masks itself
             first = next(iter(node.signature.parameters))  # the main input goes positionally (Keras's
             out = layers[id(node.layer)](arguments.pop(first), **arguments)  # name may differ), the rest by name
         for t, kt in zip(node.outputs, out if isinstance(out, (list, tuple)) else [out]):

@@ -103,7 +103,7 @@ def propagate_masks(nodes):
                  else mask_of.get(id(first)))
         if node.layer.keras_class == "MultiHeadAttention":
             added |= _attention_masks(node, mask_of)
-        elif takes_mask(node.layer) and node.arguments.get("mask") is None and masks is not None:
+        elif takes_mask(node.layer) and node.arguments.get("mask") is None and _any_mask(masks):
             node.arguments["mask"] = masks
             added = True
         out = output_mask(node.layer, first, masks, _SymbolicMaskOps)
@@ -114,6 +114,11 @@ def propagate_masks(nodes):
         for node in nodes:
             node.refresh_inputs()
     return added
+
+
+def _any_mask(masks):
+    """A mask, or a list of masks (a merge layer's inputs) of which one is not None."""
+    return any(m is not None for m in masks) if isinstance(masks, (list, tuple)) else masks is not None
 
 
 def _attention_masks(node, mask_of):
