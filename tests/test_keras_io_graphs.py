@@ -174,6 +174,58 @@ def test_masks_into_multiply_in_a_graph_built_from_nn_input():
     _compare(twin, [TOKENS, TOKENS_B])
 
 
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_masks_into_bidirectional(merge_mode, return_sequences, cell):
+    """Keras hands the mask to both directions, zeroes the masked steps of the sequences it returns
+    (zero_output_for_mask = return_sequences) and passes the mask on when it returns sequences (twice
+    with merge_mode=None): a Dense on every step and an LSTM after it see both."""
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    out = keras.layers.Bidirectional(getattr(keras.layers, cell)(3, return_sequences=return_sequences),
+                                     merge_mode=merge_mode)(embedded)
+    outs = out if merge_mode is None else [out]
+    if return_sequences:
+        outs = [keras.layers.Dense(2)(o) for o in outs] + [keras.layers.LSTM(2)(o) for o in outs]
+    _compare(keras.Model(tokens, outs), TOKENS)
+
+
+def test_masks_into_bidirectional_with_return_state_and_in_a_sequential():
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    out, *states = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True, return_state=True))(embedded)
+    _compare(keras.Model(tokens, [keras.layers.SimpleRNN(2)(out)] + states), TOKENS)
+    twin = nn.Sequential([nn.Embedding(10, 4, mask_zero=True), nn.Bidirectional(nn.GRU(3, return_sequences=True)),
+                          nn.Bidirectional(nn.SimpleRNN(2), merge_mode="sum")])
+    twin.build((None, 5))
+    _compare(twin, TOKENS)
+
+
+def test_masks_through_time_distributed():
+    """TimeDistributed(Dense) keeps the mask (the Dense takes none), so the LSTM after it skips the steps."""
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    hidden = keras.layers.TimeDistributed(keras.layers.Dense(3, activation="tanh"))(embedded)
+    _compare(keras.Model(tokens, [keras.layers.GRU(2)(hidden), keras.layers.Dense(2)(hidden)]), TOKENS)
+    a = nn.Input((5,), dtype="int32")
+    hidden = nn.TimeDistributed(nn.Dense(3))(nn.Embedding(10, 4, mask_zero=True)(a))
+    _compare(nn.Model(a, nn.LSTM(2)(hidden)), TOKENS)
+
+
+def test_a_mask_into_time_distributed_of_a_layer_that_takes_one_is_refused():
+    layer = nn.TimeDistributed(nn.BatchNormalization(), name="td")
+    with pytest.raises(ValueError, match=r"TimeDistributed 'td' receives a mask.*BatchNormalization.*Drop the mask"):
+        layer(np.ones((2, 5, 3, 4)), mask=np.ones((2, 5), bool))
+
+
+def test_a_mask_into_concatenate_is_refused_by_name():
+    a = nn.Input((5,), dtype="int32")
+    embedded = nn.Embedding(10, 4, mask_zero=True)(a)
+    with pytest.raises(ValueError, match=r"\(Concatenate\) receives a mask.*Drop the mask"):
+        nn.Model(a, nn.LSTM(2)(nn.Concatenate()([embedded, nn.Dense(4)(embedded)])))
+
+
 # -------------------------------------------------------------- 4-6. inputs
 def test_nested_model_with_three_inputs(rng):
     """Keras records mask=[None, None, None] for the nested call; the twin takes no such keyword."""

@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 
 from . import initializers
-from .base import LAYER_REGISTRY, Layer
+from .base import LAYER_REGISTRY, Layer, layers_that_take_masks
 from .layers import Input
 from .models import Model, Sequential
 from .symbolic import SymbolicTensor, _fill_in
@@ -329,8 +329,8 @@ def _replay_layer_call(twin, args, kwargs):
         raise ValueError(f"Keras passes a mask to layer '{twin.name}' ({type(twin).__name__}) in this model "
                          f"(from Embedding(mask_zero=True), Masking or a layer's compute_mask), but the NumPy "
                          f"{type(twin).__name__} does not use masks, so it would compute something else than "
-                         f"Keras. Masks reach the NumPy SimpleRNN, LSTM, GRU and MultiHeadAttention; pad "
-                         f"sequences of equal length without a mask for the others.")
+                         f"Keras. The NumPy layers that take a mask: {', '.join(layers_that_take_masks())}; "
+                         f"pad sequences of equal length without a mask for the others.")
     if refused:
         raise ValueError(f"Layer '{twin.name}' is called with {', '.join(refused)} in the Keras model; the NumPy "
                          f"{type(twin).__name__}'s forward takes {', '.join(accepted)}.")
