@@ -224,6 +224,11 @@ def test_a_mask_into_concatenate_is_refused_by_name():
     embedded = nn.Embedding(10, 4, mask_zero=True)(a)
     with pytest.raises(ValueError, match=r"\(Concatenate\) receives a mask.*Drop the mask"):
         nn.Model(a, nn.LSTM(2)(nn.Concatenate()([embedded, nn.Dense(4)(embedded)])))
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    merged = keras.layers.Concatenate()([embedded, keras.layers.Embedding(10, 4)(tokens)])
+    with pytest.raises(ValueError, match=r"Concatenate's compute_mask.*does not reproduce that mask.*Drop the mask"):
+        nn.from_keras(keras.Model(tokens, keras.layers.LSTM(2)(merged)))
 
 
 # -------------------------------------------------------------- 4-6. inputs

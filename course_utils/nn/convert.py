@@ -341,6 +341,11 @@ def _op_twin(op, node):
     """The NumPy twin of one call of a keras.ops operation (``nn.ops.OpNode``), or a clear refusal."""
     from .ops import OPS, OpNode, refuse_operation
     name = type(op).__name__
+    if name in ("ZerosLike", "OnesLike") and str(getattr(op, "dtype", "")) == "bool":
+        raise ValueError(f"Keras computes a mask with {name} ('{op.name}'): Concatenate's compute_mask does so "
+                         f"when masked inputs (Embedding(mask_zero=True), Masking) are concatenated and a layer "
+                         f"after it uses the mask. The NumPy Concatenate does not reproduce that mask. Drop the "
+                         f"mask (mask_zero=False, no Masking), or concatenate where no mask reaches it.")
     if name not in OPS:
         raise refuse_operation(op)
     if node.arguments.kwargs:
