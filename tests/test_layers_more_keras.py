@@ -451,8 +451,8 @@ def test_fit_with_reduction_none_reports_what_keras_reports(rng, weighted, float
     fit refuses a non-scalar loss (jax.grad), so there the NumPy numbers are checked by the formula."""
     x, y = rng.normal(size=(10, 5, 3)), rng.normal(size=(10, 5, 2))
     sample_weight = rng.uniform(0.2, 2.0, size=(10, 5)) if weighted else None
-    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(2)])
-    twin = nn.from_keras(model)
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(2, dtype="float64")])   # whatever policy
+    twin = nn.from_keras(model)                                                               # an earlier test left
     twin.compile(optimizer=nn.SGD(0.01), loss=nn.MeanSquaredError(reduction="none"))
     fit = dict(batch_size=4, epochs=2, verbose=0, shuffle=False, sample_weight=sample_weight)
     history = twin.fit(x, y, validation_data=(x[:3], y[:3]), **fit).history
