@@ -189,6 +189,87 @@ def test_conv_transpose_channel_mismatch_is_refused():
         layer.forward(np.zeros((1, 3, 3, 4)))
 
 
+def _dilated_transpose_config(rng):
+    """A Conv1DTranspose with dilation_rate 2-3 (strides 1, as Keras requires), a config Keras computes."""
+    k, d = int(rng.integers(1, 5)), int(rng.integers(2, 4))
+    padding = str(rng.choice(["valid", "same"]))
+    span = (k - 1) * d + 1
+    # output_padding 0 with 'same' and an even span is TensorFlow's "does not map back" case (refused)
+    output_padding = None if (padding == "same" and span % 2 == 0) or rng.random() < 0.5 else 0
+    return dict(filters=int(rng.integers(1, 4)), kernel_size=k, dilation_rate=d, padding=padding,
+                output_padding=output_padding, activation=[None, "tanh"][int(rng.integers(2))],
+                bias_initializer="random_normal")
+
+
+def _keras_dilated_transpose_reference(layer, x, dout):
+    """Keras's output, dx, d kernel, d bias for ``layer`` (NumPy, dilated): on JAX and torch Keras's own
+    dilated Conv1DTranspose; on TensorFlow (its CPU kernel refuses dilation > 1) Keras's undilated
+    Conv1DTranspose with the kernel spread over (k - 1) d + 1 taps, zeros between them, float64."""
+    import tensorflow as tf
+    d, k = layer.dilation_rate[0], layer.kernel_size[0]
+    spread = np.zeros(((k - 1) * d + 1,) + layer.kernel.shape[1:])
+    spread[::d] = layer.kernel
+    config = {**layer.get_config(), "kernel_size": (len(spread),), "dilation_rate": (1,), "dtype": "float64"}
+    theirs = keras.layers.Conv1DTranspose.from_config(config)
+    theirs.build(x.shape)
+    theirs.set_weights([spread, layer.bias])
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = theirs(xt)
+    dx, dkernel, dbias = tape.gradient(y, [xt, theirs.kernel, theirs.bias], output_gradients=tf.constant(dout))
+    return y.numpy(), dx.numpy(), dkernel.numpy()[::d], dbias.numpy()
+
+
+@pytest.mark.parametrize("trial", range(8))
+def test_conv1d_transpose_with_dilation_matches_keras(rng, trial):
+    """dilation_rate > 1 in Conv1DTranspose: output, dx and the weight gradients equal Keras's (1e-7 in
+    float64 on TensorFlow, float32 tolerance on JAX) and centred differences (1e-6)."""
+    config = _dilated_transpose_config(rng)
+    layer = nn.Conv1DTranspose(**config)
+    x = rng.normal(size=(int(rng.integers(1, 3)), int(rng.integers(1, 6)), int(rng.integers(1, 4))))
+    layer.build(x.shape)
+    if keras.backend.backend() == "tensorflow":
+        y = layer.forward(x)
+        dout = rng.normal(size=y.shape)
+        dx = layer.backward(dout)
+        y_k, dx_k, dkernel_k, dbias_k = _keras_dilated_transpose_reference(layer, x, dout)
+        for what, mine, theirs in [("y", y, y_k), ("dx", dx, dx_k), ("dkernel", layer.grads[0], dkernel_k),
+                                   ("dbias", layer.grads[1], dbias_k)]:
+            scale = max(1.0, np.abs(theirs).max())
+            assert np.abs(mine - theirs).max() <= 1e-7 * scale, f"{config} {what}"
+    else:
+        compare_with_keras(layer, x, title=f"Conv1DTranspose {config}").assert_close()
+    errors = check_layer_gradients(layer, x)
+    assert max(errors.values()) < RTOL_NUMERIC, f"{config}: analytic vs numeric {errors}"
+
+
+def test_conv1d_transpose_with_dilation_from_keras_and_back(rng):
+    keras_layer = keras.layers.Conv1DTranspose(3, 3, dilation_rate=2, padding="same", activation="relu",
+                                               bias_initializer="random_normal", dtype="float64")
+    keras_layer.build((None, 5, 2))
+    twin = nn.from_keras(keras_layer)
+    assert (twin.kernel_size, twin.dilation_rate, twin.padding) == ((3,), (2,), "same")
+    for mine, theirs in zip(twin.get_weights(), keras_layer.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    x = rng.normal(size=(2, 5, 2))
+    assert twin.forward(x).shape == tuple(keras_layer.compute_output_shape(x.shape)) == (2, 5, 3)
+    back = nn.to_keras(twin)
+    assert tuple(back.get_config()["dilation_rate"]) == (2,)
+    for mine, theirs in zip(twin.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    if keras.backend.backend() != "tensorflow":   # TensorFlow's CPU kernel refuses dilation > 1
+        np.testing.assert_allclose(twin.forward(x), to_numpy(back(x)), **forward_tol())
+
+
+def test_conv1d_transpose_with_dilation_and_strides_is_refused_as_keras_refuses_it():
+    message = r"`strides > 1` not supported in conjunction with `dilation_rate > 1`"
+    with pytest.raises(ValueError, match=message):
+        keras.layers.Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match=message + r".*Received: strides=\(2,\) and dilation_rate=\(2,\)"):
+        nn.Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
+
+
 # ---------------------------------------------------------------------------- Conv1D
 @pytest.mark.parametrize("trial", range(15))
 def test_conv1d_matches_keras(rng, trial):

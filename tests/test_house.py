@@ -114,3 +114,20 @@ def test_the_graph_reader_sees_lazy_imports():
     # a self-check, so that the two tests above cannot pass by reading nothing
     graph = import_graph()
     assert "course_utils.nn.base" in graph and graph["course_utils.nn"], graph.get("course_utils.nn")
+
+
+def test_every_layer_is_exported_from_nn_and_nn_layers():
+    """A layer registered for conversion (``keras_class``) is also one import away, as the README's
+    "The house" says: ``nn.<Class>`` and ``nn.layers.<Class>`` (``nn.Masking`` once was missing)."""
+    import course_utils.nn as nn
+    import course_utils.nn.layers as layers
+    missing = sorted(name for name in nn.LAYER_REGISTRY if not (hasattr(nn, name) and hasattr(layers, name)))
+    assert missing == [], f"layers not exported from course_utils.nn / course_utils.nn.layers: {missing}"
+
+
+def test_the_readme_layer_table_names_every_layer():
+    import course_utils.nn as nn
+    readme = (PACKAGE.parent / "README.md").read_text()
+    table = next(line for line in readme.splitlines() if line.startswith("| `course_utils.nn` |"))
+    unnamed = sorted(name for name in nn.LAYER_REGISTRY if name != "InputLayer" and f"`{name}`" not in table)
+    assert unnamed == [], f"the README's layer table does not name: {unnamed}"

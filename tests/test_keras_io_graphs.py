@@ -109,6 +109,31 @@ def test_masking_layer_before_an_lstm_and_a_dense(rng):
     _compare(keras.Model(inputs, keras.layers.Dense(2)(hidden)), x)
 
 
+def test_nn_masking_is_exported_and_masks_a_sequential_as_keras_does(rng):
+    """``nn.Masking`` (built here, not converted) in a Sequential before an LSTM: the same numbers as
+    keras.layers.Masking, forward and backward (the backend's tolerance)."""
+    x = rng.normal(size=(3, 5, 2))
+    x[0, 3:], x[1, :2], x[2, 2] = 0.0, 0.0, 0.0
+    twin = nn.Sequential([nn.Masking(), nn.LSTM(3, return_sequences=True), nn.Dense(2)])
+    assert nn.layers.Masking is nn.Masking
+    twin.forward(x)
+    model = nn.to_keras(twin)
+    assert isinstance(model.layers[0], keras.layers.Masking)
+    _compare(model, x)
+    np.testing.assert_allclose(twin.forward(x), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_given_to_a_layer_that_takes_none_names_the_layers_that_do():
+    """base.refuse_mask's message lists exactly the NumPy layers whose forward takes a mask."""
+    from course_utils.nn.base import layers_that_take_masks
+    taking = layers_that_take_masks()
+    assert {"SimpleRNN", "LSTM", "GRU", "GlobalAveragePooling1D", "BatchNormalization",
+            "MultiHeadAttention"} <= set(taking)
+    with pytest.raises(ValueError, match=r"Layer 'flat' \(Flatten\) received a mask, .*The NumPy layers that take "
+                                         r"a mask: " + ", ".join(taking) + r" \(MultiHeadAttention as query_mask"):
+        nn.Flatten(name="flat")(np.ones((2, 3, 4)), mask=np.ones((2, 3), bool))
+
+
 def test_masked_embedding_into_multi_head_attention():
     """Keras takes query_mask/value_mask from its inputs at run time (they are not in the graph)."""
     tokens = keras.Input((5,), dtype="int32")
@@ -116,6 +141,94 @@ def test_masked_embedding_into_multi_head_attention():
     query = keras.layers.Dense(4)(embedded)
     out = keras.layers.MultiHeadAttention(2, 3)(query, embedded)
     _compare(keras.Model(tokens, out), TOKENS[:2])
+
+
+TOKENS_B = np.array([[0, 0, 2, 5, 1], [4, 0, 3, 0, 6], [1, 2, 0, 0, 9]])   # padding elsewhere than TOKENS'
+
+
+@pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Average", "Dot"])
+@pytest.mark.parametrize("masked", ["both", "first", "second"])
+def test_masks_into_the_merge_layers(merge, masked):
+    """Two token inputs with their padding at different steps, embedded (mask_zero where ``masked``
+    says), merged, then a Dense on every step (the merged values at masked steps are compared too) and
+    an LSTM (it reads the merged mask). Keras's Multiply counts a masked step of an input as 1 (and
+    zeroes the steps no input keeps when all have masks): the NumPy Multiply once multiplied the raw
+    values (relative error 0.6). Dot's output has no mask, as Keras's compute_mask says."""
+    a, b = keras.Input((5,), dtype="int32"), keras.Input((5,), dtype="int32")
+    ea = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "first"))(a)
+    eb = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "second"))(b)
+    if merge == "Dot":
+        merged = keras.layers.Dot(axes=(2, 2))([ea, eb])   # (N, 5, 5)
+    else:
+        merged = getattr(keras.layers, merge)()([ea, keras.layers.Dense(4)(eb)])
+    outputs = [keras.layers.Dense(2)(merged), keras.layers.LSTM(3)(merged)]
+    _compare(keras.Model([a, b], outputs), [TOKENS, TOKENS_B])
+
+
+def test_masks_into_multiply_in_a_graph_built_from_nn_input():
+    """The same rules in a NumPy graph (nn.masks.propagate_masks), compared with Keras after to_keras."""
+    a, b = nn.Input((5,), dtype="int32"), nn.Input((5,), dtype="int32")
+    ea, eb = nn.Embedding(10, 4, mask_zero=True)(a), nn.Embedding(10, 4)(b)
+    merged = nn.Multiply()([nn.Dense(4)(eb), ea])
+    twin = nn.Model([a, b], [nn.Dense(2)(merged), nn.GRU(3)(merged)])
+    _compare(twin, [TOKENS, TOKENS_B])
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_masks_into_bidirectional(merge_mode, return_sequences, cell):
+    """Keras hands the mask to both directions, zeroes the masked steps of the sequences it returns
+    (zero_output_for_mask = return_sequences) and passes the mask on when it returns sequences (twice
+    with merge_mode=None): a Dense on every step and an LSTM after it see both."""
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    out = keras.layers.Bidirectional(getattr(keras.layers, cell)(3, return_sequences=return_sequences),
+                                     merge_mode=merge_mode)(embedded)
+    outs = out if merge_mode is None else [out]
+    if return_sequences:
+        outs = [keras.layers.Dense(2)(o) for o in outs] + [keras.layers.LSTM(2)(o) for o in outs]
+    _compare(keras.Model(tokens, outs), TOKENS)
+
+
+def test_masks_into_bidirectional_with_return_state_and_in_a_sequential():
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    out, *states = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True, return_state=True))(embedded)
+    _compare(keras.Model(tokens, [keras.layers.SimpleRNN(2)(out)] + states), TOKENS)
+    twin = nn.Sequential([nn.Embedding(10, 4, mask_zero=True), nn.Bidirectional(nn.GRU(3, return_sequences=True)),
+                          nn.Bidirectional(nn.SimpleRNN(2), merge_mode="sum")])
+    twin.build((None, 5))
+    _compare(twin, TOKENS)
+
+
+def test_masks_through_time_distributed():
+    """TimeDistributed(Dense) keeps the mask (the Dense takes none), so the LSTM after it skips the steps."""
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    hidden = keras.layers.TimeDistributed(keras.layers.Dense(3, activation="tanh"))(embedded)
+    _compare(keras.Model(tokens, [keras.layers.GRU(2)(hidden), keras.layers.Dense(2)(hidden)]), TOKENS)
+    a = nn.Input((5,), dtype="int32")
+    hidden = nn.TimeDistributed(nn.Dense(3))(nn.Embedding(10, 4, mask_zero=True)(a))
+    _compare(nn.Model(a, nn.LSTM(2)(hidden)), TOKENS)
+
+
+def test_a_mask_into_time_distributed_of_a_layer_that_takes_one_is_refused():
+    layer = nn.TimeDistributed(nn.BatchNormalization(), name="td")
+    with pytest.raises(ValueError, match=r"TimeDistributed 'td' receives a mask.*BatchNormalization.*Drop the mask"):
+        layer(np.ones((2, 5, 3, 4)), mask=np.ones((2, 5), bool))
+
+
+def test_a_mask_into_concatenate_is_refused_by_name():
+    a = nn.Input((5,), dtype="int32")
+    embedded = nn.Embedding(10, 4, mask_zero=True)(a)
+    with pytest.raises(ValueError, match=r"\(Concatenate\) receives a mask.*Drop the mask"):
+        nn.Model(a, nn.LSTM(2)(nn.Concatenate()([embedded, nn.Dense(4)(embedded)])))
+    tokens = keras.Input((5,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    merged = keras.layers.Concatenate()([embedded, keras.layers.Embedding(10, 4)(tokens)])
+    with pytest.raises(ValueError, match=r"Concatenate's compute_mask.*does not reproduce that mask.*Drop the mask"):
+        nn.from_keras(keras.Model(tokens, keras.layers.LSTM(2)(merged)))
 
 
 # -------------------------------------------------------------- 4-6. inputs

@@ -14,7 +14,7 @@ from course_utils import nn
 from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients
 
-from helpers import forward_tol
+from helpers import assert_rel, forward_tol
 
 keras = pytest.importorskip("keras")
 
@@ -441,6 +441,38 @@ def test_loss_reduction_matches_keras(rng, case, reduction, weighted):
             tape.watch(p)
             keras_loss = theirs(tf.constant(y_true), p, sample_weight=sample_weight)
         np.testing.assert_allclose(grad, tape.gradient(keras_loss, p).numpy(), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_with_reduction_none_reports_what_keras_reports(rng, weighted, floatx_float64):
+    """reduction="none": Keras's fit on TensorFlow reports the mean of the unreduced (weighted) losses of
+    the epoch (History, val_loss, evaluate, train_on_batch) and steps along the gradient of their sum;
+    the NumPy trainer reports the same numbers (it once put the array into History). On JAX, Keras's
+    fit refuses a non-scalar loss (jax.grad), so there the NumPy numbers are checked by the formula."""
+    x, y = rng.normal(size=(10, 5, 3)), rng.normal(size=(10, 5, 2))
+    sample_weight = rng.uniform(0.2, 2.0, size=(10, 5)) if weighted else None
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(2, dtype="float64")])   # whatever policy
+    twin = nn.from_keras(model)                                                               # an earlier test left
+    twin.compile(optimizer=nn.SGD(0.01), loss=nn.MeanSquaredError(reduction="none"))
+    fit = dict(batch_size=4, epochs=2, verbose=0, shuffle=False, sample_weight=sample_weight)
+    history = twin.fit(x, y, validation_data=(x[:3], y[:3]), **fit).history
+    assert all(np.ndim(v) == 0 for values in history.values() for v in values), history
+    final_val = np.mean(twin.loss.loss(y[:3], twin.predict(x[:3])))
+    assert abs(history["val_loss"][-1] - final_val) <= 1e-12 * final_val
+    assert abs(twin.evaluate(x, y, batch_size=4) - np.mean(twin.loss.loss(y, twin.predict(x)))) <= 1e-12 * 10
+    if keras.backend.backend() != "tensorflow":
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss=keras.losses.MeanSquaredError(reduction="none"))
+        with pytest.raises(TypeError, match="scalar"):
+            model.fit(x, y, **fit)
+        return
+    from helpers import keras_rtol
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=keras.losses.MeanSquaredError(reduction="none"))
+    theirs = model.fit(x, y, validation_data=(x[:3], y[:3]), **fit).history
+    for key in ("loss", "val_loss"):
+        assert_rel(np.array(history[key]), np.array(theirs[key]), f"History {key}", rtol=keras_rtol())
+    assert_rel(twin.get_weights()[0], model.get_weights()[0], "kernel after 2 epochs", rtol=keras_rtol())
+    assert_rel(np.array(twin.evaluate(x, y, batch_size=4)), np.array(model.evaluate(x, y, batch_size=4, verbose=0)),
+               "evaluate", rtol=keras_rtol())
 
 
 def test_loss_reduction_is_checked_as_keras_checks_it():

@@ -153,12 +153,24 @@ def positive_int(value, name, argument=False, allow_none=False):
     return int(value)
 
 
+def layers_that_take_masks():
+    """The Keras class names of the NumPy layers whose ``forward`` takes a mask (``mask=``, or
+    MultiHeadAttention's ``query_mask``/``value_mask``/``key_mask``), read from their signatures."""
+    def takes(cls):
+        names = inspect.signature(cls.forward).parameters
+        return "mask" in names or "query_mask" in names
+    return sorted(name for name, cls in LAYER_REGISTRY.items() if takes(cls))
+
+
 def refuse_mask(layer, mask):
-    """The NumPy layers do not propagate masks: refuse one (None is no mask) with a clear error."""
+    """A mask (None is no mask) given to a layer whose NumPy twin takes none: refused with a clear error
+    naming the layers that do take one."""
     if mask is not None:
-        raise ValueError(f"Layer '{layer.name}' received a mask, but the NumPy layers do not propagate masks, "
-                         f"so it would compute something else than Keras. Use sequences of equal length "
-                         f"(pad them and drop mask_zero / mask=), or the Keras layers for masked sequences.")
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) received a mask, but the NumPy "
+                         f"{type(layer).__name__} takes none (inside a model, nn.masks passes masks on as Keras does). "
+                         f"The NumPy layers that take a mask: {', '.join(layers_that_take_masks())} "
+                         f"(MultiHeadAttention as query_mask/value_mask/key_mask). Pass the mask to one of "
+                         f"those, or drop it (no mask=, mask_zero=False, no Masking layer).")
 
 
 class ActivationAttribute:

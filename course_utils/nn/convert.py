@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 
 from . import initializers
-from .base import LAYER_REGISTRY, Layer
+from .base import LAYER_REGISTRY, Layer, layers_that_take_masks
 from .layers import Input
 from .models import Model, Sequential
 from .symbolic import SymbolicTensor, _fill_in
@@ -291,7 +291,13 @@ def _replayed(kt, tensors):
 
 def _padding_masks(keras_layer, node, tensors):
     """The masks Keras's MultiHeadAttention takes from its inputs at run time (query_mask, value_mask,
-    key_mask: not recorded in the graph), as symbolic tensors for its twin's call."""
+    key_mask: not recorded in the graph), as symbolic tensors for its twin's call; and the masks of
+    Multiply's inputs (Keras reads them at run time too: a masked step counts as 1)."""
+    if type(keras_layer).__name__ == "Multiply":
+        inputs = node.arguments.args[0] if node.arguments.args else node.arguments.kwargs.get("inputs")
+        masks = [getattr(kt, "_keras_mask", None) for kt in inputs]
+        return {} if all(m is None for m in masks) else {
+            "mask": [None if m is None else _replayed(m, tensors) for m in masks]}
     if type(keras_layer).__name__ != "MultiHeadAttention":
         return {}
     bound = dict(zip(("query", "value", "key"), node.arguments.args))
@@ -323,8 +329,8 @@ def _replay_layer_call(twin, args, kwargs):
         raise ValueError(f"Keras passes a mask to layer '{twin.name}' ({type(twin).__name__}) in this model "
                          f"(from Embedding(mask_zero=True), Masking or a layer's compute_mask), but the NumPy "
                          f"{type(twin).__name__} does not use masks, so it would compute something else than "
-                         f"Keras. Masks reach the NumPy SimpleRNN, LSTM, GRU and MultiHeadAttention; pad "
-                         f"sequences of equal length without a mask for the others.")
+                         f"Keras. The NumPy layers that take a mask: {', '.join(layers_that_take_masks())}; "
+                         f"pad sequences of equal length without a mask for the others.")
     if refused:
         raise ValueError(f"Layer '{twin.name}' is called with {', '.join(refused)} in the Keras model; the NumPy "
                          f"{type(twin).__name__}'s forward takes {', '.join(accepted)}.")
@@ -335,6 +341,11 @@ def _op_twin(op, node):
     """The NumPy twin of one call of a keras.ops operation (``nn.ops.OpNode``), or a clear refusal."""
     from .ops import OPS, OpNode, refuse_operation
     name = type(op).__name__
+    if name in ("ZerosLike", "OnesLike") and str(getattr(op, "dtype", "")) == "bool":
+        raise ValueError(f"Keras computes a mask with {name} ('{op.name}'): Concatenate's compute_mask does so "
+                         f"when masked inputs (Embedding(mask_zero=True), Masking) are concatenated and a layer "
+                         f"after it uses the mask. The NumPy Concatenate does not reproduce that mask. Drop the "
+                         f"mask (mask_zero=False, no Masking), or concatenate where no mask reaches it.")
     if name not in OPS:
         raise refuse_operation(op)
     if node.arguments.kwargs:
@@ -392,6 +403,8 @@ def _functional_to_keras(twin, dtype=None):
         else:
             if id(node.layer) not in layers:
                 layers[id(node.layer)] = to_keras(node.layer, dtype=dtype)
+            if not getattr(layers[id(node.layer)], "_call_has_mask_arg", True):
+                arguments.pop("mask", None)   # Multiply: Keras reads its inputs' masks itself
             first = next(iter(node.signature.parameters))  # the main input goes positionally (Keras's
             out = layers[id(node.layer)](arguments.pop(first), **arguments)  # name may differ), the rest by name
         for t, kt in zip(node.outputs, out if isinstance(out, (list, tuple)) else [out]):

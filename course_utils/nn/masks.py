@@ -3,12 +3,15 @@
 ``Embedding(mask_zero=True)`` and ``Masking`` make a mask (N, T): which time steps are real. Keras
 hands it to the layers after them:
 
-- a layer that uses it gets it as ``mask=`` (SimpleRNN, LSTM, GRU, GlobalAveragePooling1D,
-  BatchNormalization) or as ``query_mask``/``value_mask``/``key_mask`` (MultiHeadAttention);
+- a layer that uses it gets it as ``mask=`` (SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed,
+  Multiply, GlobalAveragePooling1D, BatchNormalization) or as ``query_mask``/``value_mask``/``key_mask`` (MultiHeadAttention);
 - the output's mask is ``output_mask`` below: kept by the element-wise layers (Dense, Activation,
   Dropout, the normalizations, ...), ``mask if return_sequences`` for a recurrent layer, the OR of
-  the inputs' masks for Add/Subtract/Multiply/Average (None if one of them has none), dropped by the
+  the inputs' masks for Add/Subtract/Multiply/Average (None if one of them has none; Multiply also
+  uses them: a masked step counts as 1), kept by TimeDistributed, ``mask if return_sequences`` for
+  Bidirectional (twice with merge_mode=None), None after Dot (Keras's Dot.compute_mask), dropped by the
   layers that do not support masking (Conv1D, Flatten, GlobalMaxPooling1D, ...), as Keras drops it.
+  Concatenate of masked inputs is refused (its mask, concatenated along the axis, is not reproduced).
 
 ``Sequential`` applies the rules to arrays as it runs; a functional ``Model`` built from ``nn.Input``
 applies them to its graph once (``propagate_masks``), adding the mask operations as graph nodes
@@ -28,7 +31,7 @@ KEEPS_MASK = {"Dense", "Activation", "Dropout", "LayerNormalization", "BatchNorm
 MERGES_MASKS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
 RECURRENT = {"SimpleRNN", "LSTM", "GRU"}
 # Keras layers that use or transform a mask in a way the NumPy twins do not reproduce (yet)
-REFUSES_MASK = {"Concatenate", "Dot", "TimeDistributed", "Bidirectional"}
+REFUSES_MASK = {"Concatenate"}
 
 
 class _NumpyMaskOps:
@@ -76,6 +79,13 @@ def output_mask(layer, x, mask, ops=_NumpyMaskOps):
                          f"Masking before it); the NumPy {kind} does not implement Keras's masking, so it would "
                          f"compute something else than Keras. Drop the mask (mask_zero=False), or apply {kind} "
                          f"where no mask reaches it.")
+    if kind == "Bidirectional":   # Keras's Bidirectional.compute_mask
+        out = mask if layer.return_sequences else None
+        outs = [out, out] if layer.merge_mode is None else [out]
+        outs += [None] * (2 * len(layer.forward_layer.state_names) if layer.return_state else 0)
+        return outs if len(outs) > 1 else outs[0]
+    if kind == "TimeDistributed":   # Keras's default compute_mask: the mask passes on
+        return mask
     if kind in RECURRENT:
         out = mask if layer.return_sequences else None
         return [out] + [None] * len(layer.state_names) if layer.return_state else out
@@ -103,7 +113,7 @@ def propagate_masks(nodes):
                  else mask_of.get(id(first)))
         if node.layer.keras_class == "MultiHeadAttention":
             added |= _attention_masks(node, mask_of)
-        elif takes_mask(node.layer) and node.arguments.get("mask") is None and masks is not None:
+        elif takes_mask(node.layer) and node.arguments.get("mask") is None and _any_mask(masks):
             node.arguments["mask"] = masks
             added = True
         out = output_mask(node.layer, first, masks, _SymbolicMaskOps)
@@ -114,6 +124,11 @@ def propagate_masks(nodes):
         for node in nodes:
             node.refresh_inputs()
     return added
+
+
+def _any_mask(masks):
+    """A mask, or a list of masks (a merge layer's inputs) of which one is not None."""
+    return any(m is not None for m in masks) if isinstance(masks, (list, tuple)) else masks is not None
 
 
 def _attention_masks(node, mask_of):

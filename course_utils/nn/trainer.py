@@ -100,6 +100,8 @@ class Trainer:
         else:
             loss, target = self.loss, y_pred
         value = loss.loss(y, target, sample_weight)
+        if np.ndim(value):   # reduction="none": Keras's fit (TensorFlow) reports the mean of the unreduced
+            value = float(np.mean(value))   # losses and steps along the gradient of their sum
         return (value, loss.gradient(y, target, sample_weight), logits_loss is not None) if gradient else value
 
     def _sample_weights(self, y, sample_weight, class_weight):

@@ -4,7 +4,7 @@ from .activations import Activation, LeakyReLU, ReLU, Softmax
 from .attention import MultiHeadAttention, positional_encoding
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
                             SeparableConv2D)
-from .core import Dense, Embedding, Input, InputLayer
+from .core import Dense, Embedding, Input, InputLayer, Masking
 from .merging import Add, Average, Concatenate, Dot, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization, RMSNormalization, UnitNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,

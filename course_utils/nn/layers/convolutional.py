@@ -643,8 +643,12 @@ class Conv1DTranspose(KernelAndBias, Layer):
     Shapes: x ``(N, T, C)`` -> y ``(N, T_out, F)``, T_out from ``conv_transpose_output_size``.
 
     It is ``Conv2DTranspose`` with a (1, k) kernel on x seen as (N, 1, T, C) (see its formulas):
-    Forward:   yp[n, t*s + i, f] += sum_c x[n, t, c] kernel[i, f, c];  z = crop(yp) + bias,  y = activation(z)
+    Forward:   yp[n, t*s + i*d, f] += sum_c x[n, t, c] kernel[i, f, c];  z = crop(yp) + bias,  y = activation(z)
     Backward:  dx = the Conv1D forward of dz with the same kernel;  d kernel = cols^T X;  d bias = sum dz
+    With ``dilation_rate`` d > 1 (strides 1, as Keras requires) the kernel is spread over (k - 1) d + 1
+    taps with zeros between them (kernel_d[i*d] = kernel[i]); d kernel = d kernel_d[::d]. TensorFlow
+    computes it only on a GPU ("Current CPU implementations do not yet support dilation rates larger
+    than 1"); Keras's JAX and torch backends compute it everywhere.
     """
 
     keras_class = "Conv1DTranspose"
@@ -659,15 +663,12 @@ class Conv1DTranspose(KernelAndBias, Layer):
         self.output_padding = (None if output_padding is None else
                                normalize_tuple(output_padding, "output_padding", n=1, allow_zero=True))
         self.data_format = _normalize_sequence_format(data_format, "Conv1DTranspose")
-        if normalize_tuple(dilation_rate, "dilation_rate", n=1) != (1,):
-            raise ValueError(f"The NumPy Conv1DTranspose supports dilation_rate=1 only. Received: "
-                             f"dilation_rate={dilation_rate!r}. Use keras.layers.Conv1DTranspose itself for "
-                             f"dilated transposed convolutions.")
-        self.dilation_rate = (1,)
+        self.dilation_rate = check_dilation(self.strides, normalize_tuple(dilation_rate, "dilation_rate", n=1))
+        span = dilated_size(self.kernel_size, self.dilation_rate)[0]   # (k - 1) d + 1
         self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
                                       kernel_regularizer, bias_regularizer)
         self._as_2d = Conv2DTranspose(
-            self.filters, (1, self.kernel_size[0]), (1, self.strides[0]), self.padding,
+            self.filters, (1, span), (1, self.strides[0]), self.padding,
             None if self.output_padding is None else (0, self.output_padding[0]), activation=activation,
             use_bias=self.use_bias, name=f"{self.name}_as_2d")
 
@@ -687,7 +688,7 @@ class Conv1DTranspose(KernelAndBias, Layer):
 
     def forward(self, x, training=False):
         inner = self._as_2d
-        inner.kernel, inner.bias, inner.activation = self.kernel[None], self.bias, self.activation  # views
+        inner.kernel, inner.bias, inner.activation = self._dilated_kernel()[None], self.bias, self.activation
         y = inner.forward(x[:, None])[:, 0]
         self._cache = y.shape
         return y
@@ -696,9 +697,18 @@ class Conv1DTranspose(KernelAndBias, Layer):
         self._require_forward()
         inner = self._as_2d
         dx = inner.backward(self._check_dout(dout, self._cache)[:, None])[:, 0]
-        self.dkernel, self.dbias = inner.dkernel[0], inner.dbias
+        self.dkernel, self.dbias = inner.dkernel[0][::self.dilation_rate[0]], inner.dbias
         self._set_kernel_and_bias_grads()
         return dx
+
+    def _dilated_kernel(self):
+        """kernel (k, F, C) with d - 1 zero taps between its taps: ((k - 1) d + 1, F, C); itself if d = 1."""
+        d = self.dilation_rate[0]
+        if d == 1:
+            return self.kernel   # a view: the inner layer computes with this layer's weight
+        spread = np.zeros(((self.kernel_size[0] - 1) * d + 1,) + self.kernel.shape[1:], dtype=self.kernel.dtype)
+        spread[::d] = self.kernel
+        return spread
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

@@ -162,24 +162,51 @@ class Subtract(_Merge):
 
 class Multiply(_Merge):
     """``y = x1 * x2 * ...`` element-wise, as ``keras.layers.Multiply``.
-    Backward: ``dx_i = dy * prod_{j != i} x_j``."""
+    Backward: ``dx_i = dy * prod_{j != i} x_j``.
+
+    With masks (``mask``: one (N, T) mask or None per input, from Embedding(mask_zero=True) or
+    Masking), as Keras: a masked step of an input counts as 1, x_i' = where(m_i, x_i, 1); when every
+    input has a mask, y = where(m_1 | m_2 | ..., prod x_i', 0). Backward: dx_i = m_i dy' prod_{j != i} x_j'
+    (dy' = dy where the output is kept).
+    """
 
     keras_class = "Multiply"
 
+    def forward(self, inputs, training=False, mask=None):
+        self._masks = None if mask is None or all(m is None for m in mask) else list(mask)
+        if self._masks is not None and len(self._masks) != len(inputs):
+            raise ValueError(f"Multiply '{self.name}' expects one mask (or None) per input: {len(inputs)}, "
+                             f"received {len(self._masks)}.")
+        return super().forward(inputs, training)
+
+    def _masked(self, xs):
+        """(x_i' , m_i broadcast to x_i or None, the output's mask or None)."""
+        if getattr(self, "_masks", None) is None:
+            return xs, [None] * len(xs), None
+        ms = [None if m is None else np.broadcast_to(np.asarray(m, bool)[..., None], x.shape)
+              for x, m in zip(xs, self._masks)]
+        kept = [x if m is None else np.where(m, x, 1.0) for x, m in zip(xs, ms)]
+        out_mask = np.logical_or.reduce(ms) if all(m is not None for m in ms) else None
+        return kept, ms, out_mask
+
     def _merge(self, xs):
+        xs, _, out_mask = self._masked(xs)
         y = xs[0]
         for x in xs[1:]:
             y = y * x
-        return y
+        return y if out_mask is None else np.where(out_mask, y, 0.0)
 
     def _merge_grads(self, xs, dout):
+        xs, ms, out_mask = self._masked(xs)
+        if out_mask is not None:
+            dout = dout * out_mask
         grads = []
         for i in range(len(xs)):
             g = dout
             for j, x in enumerate(xs):
                 if j != i:
                     g = g * x
-            grads.append(g)
+            grads.append(g if ms[i] is None else g * ms[i])
         return grads
 
 

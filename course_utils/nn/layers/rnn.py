@@ -39,6 +39,7 @@ sequence (its steps in the order they were processed, i.e. reversed with ``go_ba
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import numpy as np
 
@@ -736,8 +737,14 @@ class TimeDistributed(Layer):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
         return tuple(input_shape[:2]) + tuple(inner[1:])
 
-    def forward(self, x, training=False):
-        """x (N, T, ...) -> (N, T, ...out)."""
+    def forward(self, x, training=False, mask=None):
+        """x (N, T, ...) -> (N, T, ...out). ``mask`` (N, T) (Embedding(mask_zero=True), Masking): as Keras,
+        it changes nothing for a wrapped layer that takes no mask, and passes on to the next layer."""
+        if mask is not None and "mask" in inspect.signature(self.layer.forward).parameters:
+            raise ValueError(f"TimeDistributed '{self.name}' receives a mask, and Keras would hand each step's "
+                             f"mask to the wrapped {type(self.layer).__name__}; the NumPy TimeDistributed does "
+                             f"not implement that. Drop the mask before it (mask_zero=False, no Masking), or "
+                             f"wrap a layer that takes no mask (Dense, Conv1D, ...).")
         N, T = x.shape[:2]
         y = self.layer.forward(x.reshape((N * T,) + x.shape[2:]), training=training)
         self._cache = (N, T)
@@ -803,8 +810,8 @@ def _twin_of_keras_config(inner, where):
     if inner_cls is None:
         raise ValueError(f"There is no NumPy twin of keras.layers.{class_name} (inside {where}). "
                          f"Layers with twins: {', '.join(sorted(LAYER_REGISTRY))}.")
-    # Keras's Bidirectional sets zero_output_for_mask = return_sequences on its layers: it only
-    # matters with a mask, which the NumPy layers refuse
+    # Keras's Bidirectional sets zero_output_for_mask = return_sequences on its layers: the NumPy
+    # Bidirectional applies it itself (it only matters with a mask)
     config = {k: v for k, v in inner["config"].items() if k != "zero_output_for_mask"}
     return inner_cls(**inner_cls.from_keras_config(config))
 
@@ -889,17 +896,23 @@ class Bidirectional(Layer):
             return outputs + forward[1:] + backward[1:]
         return outputs if self.merge_mode is None else outputs[0]
 
-    def forward(self, x, initial_state=None, training=False):
+    def forward(self, x, initial_state=None, training=False, mask=None):
+        """``mask`` (N, T) (Embedding(mask_zero=True), Masking) goes to both layers; as Keras (which sets
+        zero_output_for_mask = return_sequences on them), a masked step's output is 0 in the sequence."""
         fw, bw = self.forward_layer, self.backward_layer
         states = [None, None]
         if initial_state is not None:
             initial_state = list(initial_state)
             half = len(initial_state) // 2
             states = [initial_state[:half], initial_state[half:]]
-        outs = [_as_list(fw.forward(x, initial_state=states[0])), _as_list(bw.forward(x, initial_state=states[1]))]
+        outs = [_as_list(fw.forward(x, initial_state=states[0], mask=mask)),
+                _as_list(bw.forward(x, initial_state=states[1], mask=mask))]
         y, y_rev = outs[0][0], outs[1][0]
         if self.return_sequences:
             y_rev = y_rev[:, ::-1]
+        self._keep = None if mask is None or not self.return_sequences else np.asarray(mask, bool)[..., None]
+        if self._keep is not None:
+            y, y_rev = y * self._keep, y_rev * self._keep
         merged = {"concat": lambda: np.concatenate([y, y_rev], axis=-1), "sum": lambda: y + y_rev,
                   "ave": lambda: (y + y_rev) / 2, "mul": lambda: y * y_rev, None: lambda: [y, y_rev]}[self.merge_mode]()
         merged = merged if self.merge_mode is None else [merged]
@@ -921,6 +934,8 @@ class Bidirectional(Layer):
         shapes = [y.shape, y_rev.shape] if self.merge_mode is None else [merged_shape]
         d = [np.zeros(s, dtype=y.dtype) if g is None else self._check_dout(g, s) for g, s in zip(douts, shapes)]
         dy, dy_rev = self._merge_grads(d, y, y_rev)
+        if getattr(self, "_keep", None) is not None:
+            dy, dy_rev = dy * self._keep, dy_rev * self._keep
         if self.return_sequences:
             dy_rev = dy_rev[:, ::-1]
         d_states = douts[n_outputs:]
