@@ -145,7 +145,16 @@ def ddpm_step(x_t, t, eps_hat, betas, noise):
     beta, a_bar = float(betas[t]), float(alpha_bar[t])      # Python floats: x may be a Keras tensor
     mean = (x_t - float(beta / np.sqrt(1.0 - a_bar)) * eps_hat) / float(np.sqrt(1.0 - beta))
     sigma = np.sqrt(beta * (1.0 - previous) / (1.0 - a_bar))
-    return mean + float(sigma) * noise
+    return mean + float(sigma) * _as_kind_of(mean, noise)
+
+
+def _as_kind_of(x, a):
+    """``a`` (a NumPy array) as the kind of ``x``: unchanged when ``x`` is NumPy, else a Keras tensor of
+    ``x``'s dtype. A PyTorch tensor does not add a NumPy array to itself (TensorFlow and JAX tensors do)."""
+    if isinstance(x, (np.ndarray, np.generic, float, int)):
+        return a
+    import keras                                            # x is a Keras tensor: Keras is imported already
+    return keras.ops.convert_to_tensor(a, dtype=keras.backend.standardize_dtype(x.dtype))
 
 
 def ddim_step(x_t, t, t_prev, eps_hat, alpha_bar):

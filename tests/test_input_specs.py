@@ -96,9 +96,27 @@ def _build_pair(name, kwargs, build_shapes, style, rng):
     return keras_layer, layer
 
 
+def _skip_torch_layer_norm_on_leading_axes(name, kwargs, build_shapes):
+    """Keras's torch backend hands LayerNormalization to torch's F.layer_norm whenever its axes are
+    consecutive, but F.layer_norm normalizes the *last* axes: with axes that are not the trailing ones,
+    Keras raises (LayerNormalization(axis=1) on a (2, 3, 4) batch: "Given normalized_shape=[3], expected
+    input with shape [*, 3]") or, where the sizes happen to match, normalizes the wrong axis (axis=1 on
+    (2, 3, 3)). Plain Keras 3.15 on torch 2.13; keras-team/keras#23510 moves the choice to the backend."""
+    if name != "LayerNormalization" or keras.backend.backend() != "torch":
+        return
+    ndim = len(build_shapes[0])
+    axes = kwargs.get("axis", -1)
+    axes = sorted(a % ndim for a in (axes if isinstance(axes, (list, tuple)) else [axes]))
+    if axes != list(range(ndim - len(axes), ndim)):
+        pytest.skip("Keras's torch backend cannot normalize over leading axes (F.layer_norm normalizes the "
+                    f"last ones): LayerNormalization(axis={kwargs.get('axis')}) on {build_shapes[0]}, a Keras/torch "
+                    "bug reproduced without course_utils in this test's helper")
+
+
 @pytest.mark.parametrize("case", ACCEPTED, ids=[_case_id(c) for c in ACCEPTED])
 def test_layer_built_for_one_shape_accepts_what_keras_accepts(rng, case):
     name, kwargs, build_shapes, call_shapes, style = case
+    _skip_torch_layer_norm_on_leading_axes(name, kwargs, build_shapes)
     keras_layer, layer = _build_pair(name, kwargs, build_shapes, style, rng)
     arrays = _arrays(rng, call_shapes, 10 if style == "int" else None)
     expected = to_numpy(_call(keras_layer, [keras.ops.convert_to_tensor(a) for a in arrays], style))

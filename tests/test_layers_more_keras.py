@@ -82,11 +82,21 @@ def test_global_pooling_1d_matches_keras(rng, cls, data_format, keepdims):
 
 
 def test_average_pooling_1d_matches_keras(rng):
+    """On torch, the cases whose "same" padding is uneven (an odd total) are left out: Keras's torch backend
+    pads them by repeating the edge values (mode "replicate") and averages those in, where TensorFlow and
+    JAX average the real values only (plain Keras, AveragePooling1D(4, strides=1, padding="same") on
+    [1, 2, 3]: TensorFlow [2, 2, 2.5], torch [1.75, 2.25, 2.75]; keras-team/keras#18452). The NumPy layer
+    follows TensorFlow and JAX."""
+    on_torch = keras.backend.backend() == "torch"
     for _ in range(10):
         pool = int(rng.integers(1, 5))
         strides = None if rng.random() < 0.3 else int(rng.integers(1, 4))
         padding = str(rng.choice(["valid", "same"]))
         x = rng.normal(size=(int(rng.integers(1, 3)), int(rng.integers(pool, pool + 7)), int(rng.integers(1, 4))))
+        step = pool if strides is None else strides
+        uneven = max((-(-x.shape[1] // step) - 1) * step + pool - x.shape[1], 0) % 2 == 1
+        if on_torch and padding == "same" and uneven:
+            continue
         _check(nn.AveragePooling1D(pool, strides=strides, padding=padding), x,
                f"AveragePooling1D({pool}, {strides}, {padding}) on {x.shape}")
 

@@ -132,8 +132,8 @@ def test_one_training_step_numpy_equals_keras(rng):
     x_t, emb = dm.q_sample(x0, t, noise, alpha_bar), dm.time_embedding(t, depth, T)
     loss, d_eps = dm.noise_prediction_loss(denoiser.forward([x_t, emb]), noise)
     denoiser.backward(d_eps)
-    root_a = np.sqrt(alpha_bar[t])[:, None].astype(dtype)
-    root_1a = np.sqrt(1 - alpha_bar[t])[:, None].astype(dtype)
+    root_a = keras.ops.convert_to_tensor(np.sqrt(alpha_bar[t])[:, None], dtype)   # a torch tensor does not
+    root_1a = keras.ops.convert_to_tensor(np.sqrt(1 - alpha_bar[t])[:, None], dtype)   # multiply a NumPy array
 
     def keras_loss():
         k_x_t = root_a * keras.ops.convert_to_tensor(x0, dtype) + root_1a * keras.ops.convert_to_tensor(noise, dtype)
