@@ -65,6 +65,7 @@ ACCEPTED = [
     ("RMSNormalization", dict(), [(2, 2, 2)], [(1000, 2, 2, 2)], "one"),       # another rank, as Keras
     ("RMSNormalization", dict(axis=[-2, -1]), [(2, 3, 4)], [(5, 2, 3, 4)], "one"),
     ("AveragePooling1D", dict(pool_size=2), [(2, 6, 3)], [(5, 9, 3)], "one"),
+    ("Masking", dict(), [(2, 3, 4)], [(5, 6, 7, 4)], "one"),
     ("Dot", dict(axes=1), [(2, 3), (2, 3)], [(5, 3), (5, 3)], "list"),
     ("SimpleRNN", dict(units=3), [(2, 5, 4)], [(6, 8, 4)], "one"),
     ("LSTM", dict(units=3, return_sequences=True), [(2, 5, 4)], [(6, 3, 4)], "one"),
