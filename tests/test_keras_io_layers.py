@@ -1,4 +1,5 @@
-"""The layers of issue 20 (Deliver 2) against Keras and against centred finite differences.
+"""The layers and options the keras-io examples and Keras's own tests use most (issue 20, Deliver 2),
+against Keras and against centred finite differences.
 
 Each Keras comparison runs the NumPy layer and its Keras twin (``to_keras``) with the same weights on
 the same input and upstream gradient (``course_utils.compare.compare_with_keras``) on random
