@@ -198,6 +198,31 @@ def test_rescaling_matches_keras(rng):
     _check(nn.Rescaling(1 / 255), rng.uniform(0, 255, size=(2, 4, 4, 3)), "Rescaling(1/255)")
     _check(nn.Rescaling(2.0, offset=-1.0), rng.normal(size=(3, 5)), "Rescaling(2, -1)")
     _check(nn.Rescaling([0.5, 2.0, 3.0], offset=[1.0, 0.0, -1.0]), rng.normal(size=(2, 4, 3)), "per channel")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="float64 is computed only on TensorFlow")
+def test_rescaling_numbers_are_keras_own(rng):
+    """A Python float reaches Keras's computation through float32 (TensorFlow's cast), a NumPy array
+    keeps float64: the twin computes with the same numbers, so the outputs agree to rounding, not 1e-9."""
+    x = rng.uniform(0, 255, size=(2, 4, 4, 3))
+    for scale, offset in ((1 / 255, 0.1), ([0.1, 1 / 3, 0.7], [0.3, 0.0, -0.1]),
+                          (np.full(3, 1 / 255), np.array(0.1)), (2, -1)):
+        twin = nn.Rescaling(scale, offset=offset)
+        keras_layer = keras.layers.Rescaling(scale, offset=offset, dtype="float64")
+        expected = keras.ops.convert_to_numpy(keras_layer(x))
+        assert np.max(np.abs(twin.forward(x) - expected)) <= 1e-15 * np.max(np.abs(expected)), (scale, offset)
+        from_keras = nn.from_keras(keras_layer).forward(x)
+        to_keras = keras.ops.convert_to_numpy(nn.to_keras(twin, dtype="float64")(x))
+        assert np.max(np.abs(from_keras - expected)) <= 1e-15 * np.max(np.abs(expected)), (scale, offset)
+        assert np.max(np.abs(to_keras - expected)) <= 1e-15 * np.max(np.abs(expected)), (scale, offset)
+
+
+def test_normalization_given_statistics_keep_float64(rng):
+    """mean and variance given as float64 arrays: to_keras hands Keras arrays (a list would become float32)."""
+    twin = nn.Normalization(mean=rng.normal(size=5), variance=rng.uniform(0.5, 2, size=5))
+    x = rng.normal(size=(4, 5))
+    report = compare_with_keras(twin, x)
+    assert max(row.max_rel_err for row in report.rows) < (1e-14 if keras.backend.backend() == "tensorflow" else 1e-5)
     uint8 = nn.Rescaling(1 / 255).forward(np.array([[0, 255]], dtype=np.uint8))
     assert uint8.dtype == np.float64 and np.allclose(uint8, [[0, 1]])
 

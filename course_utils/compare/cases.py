@@ -37,6 +37,12 @@ def _merging_model(nn):
     return nn.Model([a, b], nn.Dense(3, bias_initializer=RANDOM)(merged))
 
 
+def _dot_model(nn):
+    a, b = nn.Input(shape=(5,)), nn.Input(shape=(5,))
+    ha, hb = nn.Dense(4, bias_initializer=RANDOM)(a), nn.Dense(4, bias_initializer=RANDOM)(b)
+    return nn.Model([a, b], [nn.Dot(axes=1, normalize=True)([ha, hb]), nn.UnitNormalization()(ha)])
+
+
 def _cases():
     """{name: rng -> ComparisonReport}: every layer kind of course_utils.nn."""
     from .. import nn
@@ -82,6 +88,38 @@ def _cases():
         "merging (Add, Multiply, ...)": lambda rng: _report(_merging_model(nn),
                                                              [rng.normal(size=(4, 5)), rng.normal(size=(4, 5))]),
         "MultiHeadAttention (causal)": lambda rng: _report(_keras_mha_model(keras, True), rng.normal(size=(3, 5, 4))),
+        # the layers the keras-io examples and Keras's own tests use most
+        "ReLU (max_value, slope, threshold), Softmax": lambda rng: _report(
+            nn.Sequential([dense(6), nn.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2), dense(4),
+                           nn.Softmax()]), rng.normal(size=(8, 5))),
+        "Conv2D dilated, Depthwise, Separable": lambda rng: _report(
+            nn.Sequential([nn.Conv2D(4, 3, dilation_rate=2, padding="same", bias_initializer=RANDOM),
+                           nn.DepthwiseConv2D(3, depth_multiplier=2, padding="same", bias_initializer=RANDOM),
+                           nn.SeparableConv2D(3, 3, bias_initializer=RANDOM)]), img(rng)),
+        "ZeroPadding2D, Cropping2D": lambda rng: _report(
+            nn.Sequential([nn.ZeroPadding2D(((1, 2), (0, 1))), nn.Conv2D(2, 3, bias_initializer=RANDOM),
+                           nn.Cropping2D(((1, 0), (0, 1)))]), img(rng)),
+        "Conv1D dilated causal, AveragePooling1D, GlobalMaxPooling1D": lambda rng: _report(
+            nn.Sequential([nn.Conv1D(4, 2, dilation_rate=2, padding="causal", bias_initializer=RANDOM),
+                           nn.AveragePooling1D(2, strides=1), nn.GlobalMaxPooling1D()]), seq(rng)),
+        "Conv1DTranspose": lambda rng: _report(nn.Conv1DTranspose(3, 3, strides=2, padding="same",
+                                                                  bias_initializer=RANDOM), seq(rng)),
+        "Bidirectional (LSTM)": lambda rng: _report(
+            nn.Bidirectional(nn.LSTM(4, return_sequences=True, bias_initializer=RANDOM)), seq(rng)),
+        "Embedding (mask_zero), GRU, GlobalAveragePooling1D": lambda rng: _report(
+            nn.Sequential([nn.Embedding(10, 4, mask_zero=True), nn.GRU(5, return_sequences=True,
+                                                                         bias_initializer=RANDOM),
+                           nn.GlobalAveragePooling1D()]),
+            np.where(np.arange(6) < rng.integers(2, 7, size=(3, 1)), rng.integers(1, 10, size=(3, 6)), 0)),
+        "RepeatVector, Permute, Reshape": lambda rng: _report(
+            nn.Sequential([dense(4), nn.RepeatVector(3), nn.Permute((2, 1)), nn.Reshape((12,)), dense(2)]),
+            rng.normal(size=(5, 6))),
+        "Dot (normalize), UnitNormalization": lambda rng: _report(
+            _dot_model(nn), [rng.normal(size=(4, 5)), rng.normal(size=(4, 5))]),
+        "RMSNormalization, Rescaling, Normalization": lambda rng: _report(
+            nn.Sequential([nn.Normalization(mean=rng.normal(size=5), variance=rng.uniform(0.5, 2, size=5)),
+                           dense(6), nn.RMSNormalization(), nn.Rescaling(0.5, offset=0.1)]),
+            rng.normal(size=(8, 5))),
         "training: 5 Adam steps": _adam_steps,
     }
 

@@ -500,7 +500,7 @@ class Layer:
     # ----------------------------------------------- the Keras protocol (nn.convert)
     # What from_keras / to_keras ask of a layer; the defaults serve every layer whose constructor
     # takes Keras's arguments, and a layer overrides one where the two differ.
-    keras_attributes_missing_from_config = ()   # read from the Keras layer (not in every version's config)
+    keras_attributes_missing_from_config = ()   # read from the Keras layer (not in every version's config, or lossy)
 
     @classmethod
     def from_keras_config(cls, config):

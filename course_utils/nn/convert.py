@@ -81,8 +81,8 @@ def _layer_from_keras(keras_obj, dtype):
     if cls is None or not type(keras_obj).__module__.startswith("keras."):
         raise _no_twin(keras_obj)
     config = keras_obj.get_config()
-    for key in cls.keras_attributes_missing_from_config:  # not in every Keras version's config
-        config.setdefault(key, getattr(keras_obj, key))
+    for key in cls.keras_attributes_missing_from_config:  # not in every Keras version's config, or lossy there
+        config[key] = getattr(keras_obj, key)
     if dtype is None:
         dtype = _keras_dtype(keras_obj)
     copied = keras_obj.built and bool(keras_obj.weights)

@@ -22,6 +22,13 @@ def _number_or_array(value, name):
     return float(array) if array.ndim == 0 else array
 
 
+def _as_keras_casts(given, value):
+    """``value`` as Keras's ``backend.cast`` leaves it: a float given as a Python number or list
+    (not a NumPy array) rounded to float32, the dtype ``tf.convert_to_tensor`` gives it."""
+    python_floats = not isinstance(given, (np.ndarray, np.generic, dict)) and np.asarray(given).dtype.kind == "f"
+    return np.asarray(value, dtype=np.float32).astype(np.float64) if python_floats else value
+
+
 class Rescaling(Layer):
     """``y = x * scale + offset``, as ``keras.layers.Rescaling(scale, offset=0.0)``; ``scale`` and
     ``offset`` may be numbers or per-channel lists (the last axis). Integer inputs (uint8 images)
@@ -30,24 +37,33 @@ class Rescaling(Layer):
     Shapes: x ``(N, ...)`` -> y of the same shape.
     Forward:   y = x * scale + offset
     Backward:  dx = dy * scale
+
+    Keras casts ``scale`` and ``offset`` with ``backend.cast``; on TensorFlow a Python float (or a list
+    of them) first becomes a float32 tensor, so ``Rescaling(1 / 255)`` multiplies by float32(1/255)
+    even in float64. The twin does the same (a NumPy array keeps its precision, as in Keras).
     """
 
     keras_class = "Rescaling"
+    # Keras's config writes a 0-d array as a Python float, which Keras's cast would round: read the layer's own
+    keras_attributes_missing_from_config = ("scale", "offset")
     input_spec = InputSpec(min_ndim=1, dtype="compute")
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale = _number_or_array(scale, "scale")
         self.offset = _number_or_array(offset, "offset")
+        # the values Keras computes with: Python numbers through float32, as TensorFlow's cast makes them
+        self._scale, self._offset = (_as_keras_casts(given, value) for given, value in
+                                     ((scale, self.scale), (offset, self.offset)))
         self._cache = None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        scale = np.asarray(self.scale, dtype=x.dtype)
+        scale = np.asarray(self._scale, dtype=x.dtype)
         self._cache = (x.shape, scale)
-        return x * scale + np.asarray(self.offset, dtype=x.dtype)
+        return x * scale + np.asarray(self._offset, dtype=x.dtype)
 
     def backward(self, dout):
         self._require_forward()
@@ -59,6 +75,10 @@ class Rescaling(Layer):
     def get_config(self):
         as_config = (lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
         return {**super().get_config(), "scale": as_config(self.scale), "offset": as_config(self.offset)}
+
+    def keras_config(self):
+        """The values the twin computes with, as arrays: Keras keeps an array's precision."""
+        return {**super().keras_config(), "scale": np.asarray(self._scale), "offset": np.asarray(self._offset)}
 
 
 class Normalization(Layer):
@@ -158,3 +178,8 @@ class Normalization(Layer):
         as_list = (lambda v: None if v is None else v.tolist())
         return {**super().get_config(), "axis": self.axis, "invert": self.invert,
                 "mean": as_list(self.input_mean), "variance": as_list(self.input_variance)}
+
+    def keras_config(self):
+        """As ``get_config``, with ``mean`` and ``variance`` as float64 arrays: Keras would make a list
+        a float32 tensor (``ops.convert_to_tensor``), an array keeps its precision."""
+        return {**super().keras_config(), "mean": self.input_mean, "variance": self.input_variance}
