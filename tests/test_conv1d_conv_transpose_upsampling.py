@@ -18,7 +18,7 @@ from course_utils.compare import compare_with_keras
 from course_utils.gradcheck import check_layer_gradients
 from course_utils.nn.layers.convolutional import conv_transpose_output_size
 
-from helpers import assert_keras_close, forward_tol, keras_rtol, pair, to_numpy
+from helpers import assert_keras_close, assert_rel, forward_tol, keras_rtol, pair, to_numpy
 
 
 keras = pytest.importorskip("keras")
@@ -174,7 +174,7 @@ def test_same_even_kernel_without_output_padding_is_refused_as_tensorflow_does(r
     (dict(filters=2, kernel_size=(3, 3, 3)), r"`kernel_size`.*tuple of 2 integers"),
     (dict(filters=2, kernel_size=3, padding="causal"), r"'valid' or 'same'. Received: padding='causal'"),
     (dict(filters=2, kernel_size=3, output_padding=-1), r"`output_padding`.*>= 0"),
-    (dict(filters=2, kernel_size=3, dilation_rate=2), r"dilation_rate=1 only.*Received: dilation_rate=2"),
+    (dict(filters=2, kernel_size=3, dilation_rate=0), r"`dilation_rate`.*>= 1"),
     (dict(filters=2, kernel_size=3, data_format="channels_first"), r"channels_last"),
 ])
 def test_bad_conv_transpose_arguments_are_refused(kwargs, message):
@@ -201,24 +201,89 @@ def _dilated_transpose_config(rng):
                 bias_initializer="random_normal")
 
 
+def _spread_kernel(kernel, dilation):
+    """kernel (k1, ..., F, C) with d - 1 zero taps between its taps along each spatial axis:
+    ((k1 - 1) d1 + 1, ..., F, C), and the slices that pick the taps back out of such an array."""
+    taps = tuple(slice(None, None, d) for d in dilation)
+    spread = np.zeros(tuple((k - 1) * d + 1 for k, d in zip(kernel.shape, dilation)) + kernel.shape[-2:])
+    spread[taps] = kernel
+    return spread, taps
+
+
 def _keras_dilated_transpose_reference(layer, x, dout):
-    """Keras's output, dx, d kernel, d bias for ``layer`` (NumPy, dilated): on JAX and torch Keras's own
-    dilated Conv1DTranspose; on TensorFlow (its CPU kernel refuses dilation > 1) Keras's undilated
-    Conv1DTranspose with the kernel spread over (k - 1) d + 1 taps, zeros between them, float64."""
+    """Keras's output, dx, d kernel, d bias for the dilated NumPy Conv1DTranspose / Conv2DTranspose
+    ``layer``, in float64 on TensorFlow, whose CPU kernel refuses a dilated transposed convolution:
+    Keras's undilated layer of the same class with the kernel spread over (k - 1) d + 1 taps, zeros
+    between them (what the dilation means), its kernel gradient read at the taps."""
     import tensorflow as tf
-    d, k = layer.dilation_rate[0], layer.kernel_size[0]
-    spread = np.zeros(((k - 1) * d + 1,) + layer.kernel.shape[1:])
-    spread[::d] = layer.kernel
-    config = {**layer.get_config(), "kernel_size": (len(spread),), "dilation_rate": (1,), "dtype": "float64"}
-    theirs = keras.layers.Conv1DTranspose.from_config(config)
+    spread, taps = _spread_kernel(layer.kernel, layer.dilation_rate)
+    config = {**layer.get_config(), "kernel_size": spread.shape[:-2], "dilation_rate": 1, "dtype": "float64"}
+    theirs = getattr(keras.layers, layer.keras_class).from_config(config)
     theirs.build(x.shape)
-    theirs.set_weights([spread, layer.bias])
+    theirs.set_weights([spread] + ([layer.bias] if layer.use_bias else []))
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
         y = theirs(xt)
-    dx, dkernel, dbias = tape.gradient(y, [xt, theirs.kernel, theirs.bias], output_gradients=tf.constant(dout))
-    return y.numpy(), dx.numpy(), dkernel.numpy()[::d], dbias.numpy()
+    grads = tape.gradient(y, [xt] + theirs.trainable_weights, output_gradients=tf.constant(dout))
+    return [y.numpy(), grads[0].numpy(), grads[1].numpy()[taps]] + [g.numpy() for g in grads[2:]]
+
+
+def _keras_adjoint_of_dilated_conv2d(layer, x, dout):
+    """The same four arrays from Keras's own *dilated* convolution, which TensorFlow computes on the
+    CPU: Conv2DTranspose(x) = activation(the input gradient of keras.ops.conv(u, kernel, dilation_rate)
+    with x as its output gradient + bias) - the definition of a transposed convolution (Keras's
+    conv_transpose is tf.nn.conv_transpose, that input gradient) - on u of the output shape Keras's
+    dilated Conv2DTranspose computes; its gradients by differentiating that through a second tape."""
+    import tensorflow as tf
+    keras_layer = keras.layers.Conv2DTranspose.from_config({**layer.get_config(), "dtype": "float64"})
+    u = tf.zeros(keras_layer.compute_output_shape(x.shape), dtype="float64")
+    xt, kernel, bias = tf.constant(x), tf.constant(layer.kernel), tf.constant(layer.bias if layer.use_bias else 0.0, "float64")
+    with tf.GradientTape() as outer:
+        outer.watch([xt, kernel, bias])
+        with tf.GradientTape() as inner:
+            inner.watch(u)
+            conv = keras.ops.conv(u, kernel, strides=1, padding=layer.padding, dilation_rate=layer.dilation_rate)
+        z = inner.gradient(conv, u, output_gradients=xt) + bias
+        y = keras.activations.get(layer.activation.name)(z)
+    grads = outer.gradient(y, [xt, kernel, bias], output_gradients=tf.constant(dout))
+    return [y.numpy()] + [g.numpy() for g in grads[:2]] + ([grads[2].numpy()] if layer.use_bias else [])
+
+
+def _dilated_conv2d_transpose_config(rng):
+    """A Conv2DTranspose with a dilation (strides 1, as Keras requires) and a batch it can run on."""
+    kernel_size = pair(rng, 1, 4)
+    dilation = [(2, 1), (1, 3), (2, 2), pair(rng, 1, 3)][int(rng.integers(4))]
+    padding = str(rng.choice(["valid", "same"]))
+    span = [(k - 1) * d + 1 for k, d in zip(kernel_size, dilation)]
+    # output_padding 0 with 'same' and an even span is TensorFlow's "does not map back" case (refused)
+    odd_or_valid = padding == "valid" or all(k % 2 for k in span)
+    config = dict(filters=int(rng.integers(1, 4)), kernel_size=kernel_size, dilation_rate=dilation, padding=padding,
+                  output_padding=0 if odd_or_valid and rng.random() < 0.3 else None,
+                  activation=[None, "relu", "tanh", "sigmoid"][int(rng.integers(4))],
+                  use_bias=bool(rng.random() < 0.8), bias_initializer="random_normal")
+    x_shape = (int(rng.integers(1, 3)), int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 4)))
+    return config, x_shape
+
+
+def _with_rng_weights(layer, x_shape, rng):
+    """``layer`` built for ``x_shape`` with weights drawn from the test's ``rng`` (the same every run), small
+    enough (N(0, 0.3^2)) that tanh and sigmoid do not saturate: a saturated unit's gradient is ~1e-8,
+    where centred differences' rounding (~1e-10) is no longer small against it."""
+    layer.build(x_shape)
+    layer.set_weights([rng.normal(scale=0.3, size=w.shape) for w in layer.get_weights()])
+    return layer
+
+
+def _assert_matches_keras_dilated(layer, x, rng, references):
+    """The built dilated layer's output, dx and weight gradients against each reference (1e-7 relative in float64)."""
+    y = layer.forward(x)
+    dout = rng.normal(size=y.shape)
+    mine = [y, layer.backward(dout)] + [np.array(g) for g in layer.grads]
+    for reference in references:
+        theirs = reference(layer, x, dout)
+        for what, a, b in zip(["output", "dx", "d kernel", "d bias"], mine, theirs):
+            assert_rel(a, b, f"{layer.get_config()} on {x.shape}, {what} ({reference.__name__})", rtol=RTOL_KERAS)
 
 
 @pytest.mark.parametrize("trial", range(8))
@@ -226,18 +291,10 @@ def test_conv1d_transpose_with_dilation_matches_keras(rng, trial):
     """dilation_rate > 1 in Conv1DTranspose: output, dx and the weight gradients equal Keras's (1e-7 in
     float64 on TensorFlow, float32 tolerance on JAX) and centred differences (1e-6)."""
     config = _dilated_transpose_config(rng)
-    layer = nn.Conv1DTranspose(**config)
     x = rng.normal(size=(int(rng.integers(1, 3)), int(rng.integers(1, 6)), int(rng.integers(1, 4))))
-    layer.build(x.shape)
+    layer = _with_rng_weights(nn.Conv1DTranspose(**config), x.shape, rng)
     if keras.backend.backend() == "tensorflow":
-        y = layer.forward(x)
-        dout = rng.normal(size=y.shape)
-        dx = layer.backward(dout)
-        y_k, dx_k, dkernel_k, dbias_k = _keras_dilated_transpose_reference(layer, x, dout)
-        for what, mine, theirs in [("y", y, y_k), ("dx", dx, dx_k), ("dkernel", layer.grads[0], dkernel_k),
-                                   ("dbias", layer.grads[1], dbias_k)]:
-            scale = max(1.0, np.abs(theirs).max())
-            assert np.abs(mine - theirs).max() <= 1e-7 * scale, f"{config} {what}"
+        _assert_matches_keras_dilated(layer, x, rng, [_keras_dilated_transpose_reference])
     else:
         compare_with_keras(layer, x, title=f"Conv1DTranspose {config}").assert_close()
     errors = check_layer_gradients(layer, x)
@@ -268,6 +325,63 @@ def test_conv1d_transpose_with_dilation_and_strides_is_refused_as_keras_refuses_
         keras.layers.Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
     with pytest.raises(ValueError, match=message + r".*Received: strides=\(2,\) and dilation_rate=\(2,\)"):
         nn.Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_conv2d_transpose_with_dilation_matches_keras(rng, trial):
+    """dilation_rate > 1 in Conv2DTranspose (strides 1): output, dx, d kernel and d bias equal Keras's
+    to 1e-7 relative in float64 (on TensorFlow, whose CPU kernel refuses the dilated layer itself,
+    against Keras's undilated layer with the kernel spread and against the adjoint of Keras's dilated
+    conv; Keras's own layer on JAX and torch), and centred differences to 1e-6."""
+    config, x_shape = _dilated_conv2d_transpose_config(rng)
+    layer, x = nn.Conv2DTranspose(**config), rng.normal(size=x_shape)
+    keras_shape = keras.layers.Conv2DTranspose(**config).compute_output_shape((None,) + x_shape[1:])
+    assert layer.compute_output_shape((None,) + x_shape[1:]) == tuple(keras_shape), f"{config} on {x_shape}"
+    _with_rng_weights(layer, x_shape, rng)
+    if keras.backend.backend() == "tensorflow":
+        _assert_matches_keras_dilated(layer, x, rng, [_keras_dilated_transpose_reference,
+                                                     _keras_adjoint_of_dilated_conv2d])
+    else:
+        assert_keras_close(layer, x, f"Conv2DTranspose({config}) on {x_shape}")
+    errors = check_layer_gradients(layer, x)
+    assert max(errors.values()) < RTOL_NUMERIC, f"{config}: analytic vs numeric {errors}"
+
+
+def test_conv2d_transpose_with_dilation_output_size():
+    """Keras's sizes with the dilated span k' = (k - 1) d + 1: valid n + k' - 1, same n (strides 1)."""
+    layer = nn.Conv2DTranspose(2, (3, 2), dilation_rate=(2, 3))      # spans 5 and 4
+    assert layer.compute_output_shape((None, 4, 6, 1)) == (None, 8, 9, 2)
+    assert layer.forward(np.ones((1, 4, 6, 1))).shape == (1, 8, 9, 2)
+    same = nn.Conv2DTranspose(2, (3, 2), dilation_rate=(2, 3), padding="same")
+    assert same.forward(np.ones((1, 4, 6, 1))).shape == (1, 4, 6, 2)
+
+
+def test_conv2d_transpose_with_dilation_from_keras_and_back(rng):
+    keras_layer = keras.layers.Conv2DTranspose(3, (3, 2), dilation_rate=(2, 3), padding="same", activation="tanh",
+                                               bias_initializer="random_normal", dtype="float64")
+    keras_layer.build((None, 4, 5, 2))
+    twin = nn.from_keras(keras_layer)
+    assert (twin.kernel_size, twin.dilation_rate, twin.padding) == ((3, 2), (2, 3), "same")
+    for mine, theirs in zip(twin.get_weights(), keras_layer.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert twin.compute_output_shape((2, 4, 5, 2)) == tuple(keras_layer.compute_output_shape((2, 4, 5, 2)))
+    back = nn.to_keras(twin)
+    assert tuple(back.get_config()["dilation_rate"]) == (2, 3)
+    for mine, theirs in zip(twin.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    if keras.backend.backend() != "tensorflow":   # TensorFlow's CPU kernel refuses dilation > 1
+        x = rng.normal(size=(2, 4, 5, 2))
+        np.testing.assert_allclose(twin.forward(x), to_numpy(back(x)), **forward_tol())
+
+
+@pytest.mark.parametrize("strides, dilation", [(2, 2), ((1, 2), (2, 1)), ((2, 1), (1, 3))])
+def test_conv2d_transpose_with_dilation_and_strides_is_refused_as_keras_refuses_it(strides, dilation):
+    with pytest.raises(ValueError) as theirs:
+        keras.layers.Conv2DTranspose(2, 3, strides=strides, dilation_rate=dilation)
+    with pytest.raises(ValueError) as mine:
+        nn.Conv2DTranspose(2, 3, strides=strides, dilation_rate=dilation)
+    assert str(mine.value) == str(theirs.value)
+    assert str(mine.value).startswith("`strides > 1` not supported in conjunction with `dilation_rate > 1`.")
 
 
 # ---------------------------------------------------------------------------- Conv1D

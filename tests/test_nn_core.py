@@ -409,7 +409,60 @@ def test_to_keras_keeps_float64_weights_in_float64():
         np.testing.assert_array_equal(mine, theirs)
 
 
-def test_initializer_arguments_survive_the_round_trip():
+
+def _assert_same_keras_model(twin, keras_model, x):
+    """twin's computing layers (its InputLayer aside) are keras_model's, with the same classes, weights,
+    trainable flags and outputs."""
+    layers = [layer for layer in twin.layers if not isinstance(layer, nn.InputLayer)]
+    assert [type(layer).__name__ for layer in keras_model.layers] == [type(layer).__name__ for layer in layers]
+    assert [layer.trainable for layer in keras_model.layers] == [layer.trainable for layer in layers]
+    assert keras_model.trainable == twin.trainable
+    for mine, theirs in zip(twin.get_weights(), keras_model.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), twin.forward(x), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("call_first", [False, True])
+def test_to_keras_turns_a_first_input_layer_into_the_keras_input(rng, call_first):
+    """nn.Sequential([nn.InputLayer(...), ...]): the InputLayer becomes the keras.Input (Keras keeps it out
+    of model.layers), not a second InputLayer - which Keras refused ("should have unique names") - and
+    the trainable flags are not shifted by one. Unbuilt, it is built from the InputLayer, as Keras does."""
+    twin = nn.Sequential([nn.InputLayer(shape=(4,)), nn.Dense(3, activation="tanh"), nn.Dense(2)])
+    twin.layers[-1].trainable = False
+    x = rng.normal(size=(5, 4))
+    if call_first:
+        twin.forward(x)
+    keras_model = nn.to_keras(twin)
+    assert twin.built and keras_model.input_shape == (None, 4) and keras_model.inputs[0].dtype == "float64"
+    _assert_same_keras_model(twin, keras_model, x)
+    assert [len(layer.trainable_weights) for layer in keras_model.layers] == [2, 0]
+    back = nn.from_keras(keras_model)                     # and back: the same layers, weights and flags
+    assert back.input_shape == (None, 4)
+    _assert_same_keras_model(back, keras_model, x)
+
+
+def test_to_keras_input_layer_keeps_its_batch_shape_dtype_and_name_and_frozen_flags(rng):
+    twin = nn.Sequential([nn.InputLayer(batch_shape=(6, 4), dtype="float32", name="pixels"),
+                          nn.Dense(3), nn.Dense(2), nn.Dense(1)])
+    twin.trainable = False                                 # frozen model, one layer unfrozen on its own
+    twin.layers[2].trainable = True
+    keras_model = nn.to_keras(twin)
+    assert keras_model.inputs[0].shape == (6, 4) and keras_model.inputs[0].dtype == "float32"
+    assert keras_model.inputs[0].name == "pixels"
+    assert [layer.trainable for layer in keras_model.layers] == [False, True, False]
+    _assert_same_keras_model(twin, keras_model, rng.normal(size=(6, 4)).astype("float32"))
+
+
+def test_keras_sequential_with_input_from_keras_and_back(rng):
+    keras_model = keras.Sequential([keras.Input((4,), dtype="float64"), keras.layers.Dense(3, activation="relu", dtype="float64"),
+                                    keras.layers.Dense(2, dtype="float64")], name="mlp")
+    keras_model.layers[0].trainable = False
+    twin = nn.from_keras(keras_model)
+    x = rng.normal(size=(3, 4))
+    _assert_same_keras_model(twin, keras_model, x)
+    again = nn.to_keras(twin)
+    assert again.input_shape == keras_model.input_shape == (None, 4) and again.name == "mlp"
+    _assert_same_keras_model(twin, again, x)
     layer = keras.layers.Dense(500, kernel_initializer=keras.initializers.RandomNormal(stddev=2.0))
     twin = nn.from_keras(layer)          # not built: the twin draws its own weights
     twin.build((None, 400))

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import initializers
 from .base import LAYER_REGISTRY, Layer, layers_that_take_masks
-from .layers import Input
+from .layers import Input, InputLayer
 from .models import Model, Sequential
 from .symbolic import SymbolicTensor, _fill_in
 
@@ -128,12 +128,18 @@ def _no_twin(keras_obj):
 
 
 def _copy_model_trainable(source, target):
-    """A frozen model stays frozen (and each layer keeps its own flag, as set before)."""
+    """A frozen model stays frozen (and each layer keeps its own flag, as set before). The layers are
+    paired without their InputLayers: a NumPy Sequential may list one first, Keras's never does."""
     if not source.trainable:
-        flags = [layer.trainable for layer in source.layers]
+        flags = [layer.trainable for layer in _computing_layers(source)]
         target.trainable = False   # recursive in both libraries ...
-        for layer, flag in zip(target.layers, flags):
+        for layer, flag in zip(_computing_layers(target), flags):
             layer.trainable = flag  # ... so the layers' own flags are put back
+
+
+def _computing_layers(model):
+    """A NumPy or Keras model's layers but its InputLayers (in both libraries the class has that name)."""
+    return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
 def _build_like(twin, keras_layer):
@@ -211,17 +217,7 @@ def to_keras(twin, dtype=None):
     if isinstance(twin, Model):
         return _functional_to_keras(twin, dtype)
     if isinstance(twin, Sequential):
-        if not twin.built:
-            raise ValueError(f"Sequential '{twin.name}' is not built yet, so its weights do not exist. "
-                             f"Call it on a batch (or model.build(input_shape)) first.")
-        dtype = str(np.dtype(dtype or _weights_dtype(twin)))
-        layers = [to_keras(layer, dtype=dtype) for layer in twin.layers]
-        model = keras.Sequential([keras.Input(shape=twin.input_shape[1:], dtype=dtype)] + layers,
-                                 name=twin.name)
-        model.set_weights(twin.get_weights())
-        _refresh_keras_state(model)
-        _copy_model_trainable(twin, model)
-        return model
+        return _sequential_to_keras(twin, dtype)
     if not isinstance(twin, Layer):
         raise TypeError(f"to_keras expects a course_utils.nn layer or Sequential, received {type(twin).__name__}.")
     if twin.keras_class is None:
@@ -235,6 +231,33 @@ def to_keras(twin, dtype=None):
             layer.set_weights(twin.get_weights())
             _refresh_keras_state(layer)
     return layer
+
+
+def _sequential_to_keras(twin, dtype=None):
+    """The keras.Sequential of a NumPy Sequential: a keras.Input, then the twins of its layers. A first
+    nn.InputLayer becomes that keras.Input (its batch shape, dtype and name) rather than a layer of its
+    own - Keras's Sequential keeps its InputLayer out of ``model.layers``, as ``_computing_layers`` does;
+    a Sequential that starts with one is built from its shape, as Keras builds it on construction."""
+    import keras
+
+    input_layer = twin.layers[0] if twin.layers and isinstance(twin.layers[0], InputLayer) else None
+    if not twin.built and input_layer is not None:
+        twin.build(input_layer.batch_shape)
+    if not twin.built:
+        raise ValueError(f"Sequential '{twin.name}' is not built yet, so its weights do not exist. "
+                         f"Call it on a batch (or model.build(input_shape)) first.")
+    dtype = str(np.dtype(dtype or _weights_dtype(twin)))
+    if input_layer is None:
+        keras_input = keras.Input(shape=twin.input_shape[1:], dtype=dtype)
+    else:
+        keras_input = keras.Input(batch_shape=input_layer.batch_shape, name=input_layer.name,
+                                  dtype=str(input_layer.input_dtype or dtype))
+    layers = [to_keras(layer, dtype=dtype) for layer in _computing_layers(twin)]
+    model = keras.Sequential([keras_input] + layers, name=twin.name)
+    model.set_weights(twin.get_weights())
+    _refresh_keras_state(model)
+    _copy_model_trainable(twin, model)
+    return model
 
 
 # ------------------------------------------------------------------ functional models

@@ -272,17 +272,25 @@ class Conv1D(_Im2colConv, Layer):
 # so it is built from the same helpers as ``Conv2D``: ``window_view`` (im2col) and
 # ``add_windows`` (col2im), used the other way round.
 #
-# Output size along one axis (input length n, kernel k, stride s, output_padding op), as Keras
-# computes it (``keras/src/backend/common/backend_utils.py`` ``_get_output_shape_given_tf_padding``):
+# With ``dilation_rate`` d > 1 (strides 1: Keras refuses strides > 1 with dilation > 1, as Conv2D)
+# the adjoint Conv2D is the dilated one: its k taps are d apart, spanning k' = (k - 1) d + 1 pixels
+# (``conv_utils.dilated_size``), and every size and padding below is computed with k' in place of k,
+# as Keras does (``_get_output_shape_given_tf_padding`` dilates the kernel size first).
 #
-#     padding="valid":  n_out = (n - 1) * s + k + op,    op = max(k, s) - k when output_padding is None
-#     padding="same":   n_out = n * s                     when output_padding is None
-#                       n_out = (n - 1) * s + k % 2 + op  otherwise
+# Output size along one axis (input length n, kernel span k' = (k - 1) d + 1, stride s, output_padding
+# op), as Keras computes it (``keras/src/backend/common/backend_utils.py`` ``_get_output_shape_given_tf_padding``):
 #
-# The zeros that "same" adds are those of the Conv2D on an image of n_out (``conv_utils.same_padding``):
-# TensorFlow's ``tf.nn.conv_transpose`` is that Conv2D's input gradient. TensorFlow also requires
-# that this Conv2D maps n_out back to n (ceil(n_out / s) = n); with padding="same", an even kernel and
-# output_padding=0 it does not, and TensorFlow fails at call time - we refuse it with a clear error.
+#     padding="valid":  n_out = (n - 1) * s + k' + op,    op = max(k', s) - k' when output_padding is None
+#     padding="same":   n_out = n * s                      when output_padding is None
+#                       n_out = (n - 1) * s + k' % 2 + op  otherwise
+#
+# The zeros that "same" adds are those of the Conv2D on an image of n_out (``conv_utils.same_padding``
+# with k'): TensorFlow's ``tf.nn.conv_transpose`` is that Conv2D's input gradient. TensorFlow also
+# requires that this Conv2D maps n_out back to n (ceil(n_out / s) = n); with padding="same", an even
+# span k' and output_padding=0 it does not, and TensorFlow fails at call time - we refuse it with a
+# clear error. TensorFlow computes a dilated transposed convolution only on a GPU (its CPU kernel:
+# "Current CPU implementations do not yet support dilation rates larger than 1"); JAX and PyTorch
+# everywhere.
 
 
 def conv_transpose_output_size(n, k, s, padding, output_padding=None):
@@ -307,12 +315,14 @@ class Conv2DTranspose(KernelAndBias, Layer):
     Shapes: x ``(N, H, W, C)`` -> y ``(N, H_out, W_out, F)``, H_out/W_out from
     ``conv_transpose_output_size``.
 
-    Forward (yp = the output before cropping the adjoint Conv2D's padding; sh, sw the strides):
-        yp[n, p*sh + i, q*sw + j, f] += sum_c x[n, p, q, c] * kernel[i, j, f, c]      (col2im)
+    Forward (yp = the output before cropping the adjoint Conv2D's padding; sh, sw the strides;
+    dh, dw the dilation_rate, 1 by default - with dilation > 1 the strides are 1):
+        yp[n, p*sh + i*dh, q*sw + j*dw, f] += sum_c x[n, p, q, c] * kernel[i, j, f, c]      (col2im)
         z = crop(yp) + bias,  y = activation(z)
       as matrices:  dcols = X @ K^T,   X = x reshaped (N*H*W, C),  K = kernel reshaped (kh*kw*F, C),
                     then ``add_windows`` scatters dcols (N, H, W, kh, kw, F) onto yp.
-    Backward (dz = activation'(z) * dy; cols = im2col of dz padded, (N*H*W, kh*kw*F)):
+    Backward (dz = activation'(z) * dy; cols = im2col of dz padded, (N*H*W, kh*kw*F), the window
+    of (p, q) holding dzp[n, p*sh + i*dh, q*sw + j*dw, f] - ``window_view`` with the dilation):
         dx       = cols @ K                (a Conv2D forward of dz with the same kernel)
         d kernel = cols^T @ X              (reshaped back to (kh, kw, F, C))
         d bias   = sum over n, p, q of dz
@@ -339,11 +349,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
                                      f"At dimension {i}, `output_padding` is {op} but `strides` is {s}. "
                                      f"Received: output_padding={self.output_padding}, strides={self.strides}")
         self.data_format = normalize_data_format(data_format, "Conv2DTranspose")
-        if normalize_tuple(dilation_rate, "dilation_rate") != (1, 1):
-            raise ValueError(f"The NumPy Conv2DTranspose supports dilation_rate=1 only. "
-                             f"Received: dilation_rate={dilation_rate!r}. Use keras.layers.Conv2DTranspose "
-                             f"itself for dilated transposed convolutions.")
-        self.dilation_rate = (1, 1)
+        self.dilation_rate = check_dilation(self.strides, normalize_tuple(dilation_rate, "dilation_rate"))
         self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
                                       kernel_regularizer, bias_regularizer)
 
@@ -362,12 +368,14 @@ class Conv2DTranspose(KernelAndBias, Layer):
     def _output_sizes(self, input_shape):
         """(H_out, W_out), checked against TensorFlow's rule that the adjoint Conv2D maps them back."""
         sizes = []
-        for axis, (n, k, s) in enumerate(zip(tuple(input_shape)[1:3], self.kernel_size, self.strides)):
+        span = dilated_size(self.kernel_size, self.dilation_rate)   # (k - 1) d + 1
+        for axis, (n, k, s) in enumerate(zip(tuple(input_shape)[1:3], span, self.strides)):
             op = None if self.output_padding is None else self.output_padding[axis]
             n_out = conv_transpose_output_size(n, k, s, self.padding, op)
             if n is not None and (n_out <= 0 or conv_output_size(n_out, k, s, self.padding) != n):
                 raise ValueError(
                     f"Layer '{self.name}': with kernel_size={self.kernel_size}, strides={self.strides}, "
+                    f"dilation_rate={self.dilation_rate}, "
                     f"padding='{self.padding}' and output_padding={self.output_padding}, an input of shape "
                     f"{shape_str(input_shape)} gives an output of length {n_out} along axis {axis + 1}, which "
                     f"a Conv2D with the same arguments does not map back to {n}; TensorFlow's conv_transpose "
@@ -384,7 +392,8 @@ class Conv2DTranspose(KernelAndBias, Layer):
         """The zeros of the adjoint Conv2D on an (h_out, w_out) image: ((top, bottom), (left, right))."""
         if self.padding == "valid":
             return (0, 0), (0, 0)
-        return tuple(same_padding(n, k, s) for n, k, s in zip((h_out, w_out), self.kernel_size, self.strides))
+        span = dilated_size(self.kernel_size, self.dilation_rate)
+        return tuple(same_padding(n, k, s) for n, k, s in zip((h_out, w_out), span, self.strides))
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
@@ -396,7 +405,7 @@ class Conv2DTranspose(KernelAndBias, Layer):
         x2 = x.reshape(n * height * width, channels)
         kernel2 = self.kernel.reshape(kh * kw * self.filters, channels)
         dcols = (x2 @ kernel2.T).reshape(n, height, width, kh, kw, self.filters)
-        z = np.array(crop(add_windows(dcols, padded_shape, self.strides, x.dtype), pads))
+        z = np.array(crop(add_windows(dcols, padded_shape, self.strides, x.dtype, self.dilation_rate), pads))
         if self.use_bias:
             z += self.bias
         a = self.activation.forward(z)
@@ -410,8 +419,8 @@ class Conv2DTranspose(KernelAndBias, Layer):
         dz = self.activation.backward(z, a, da).astype(x2.dtype, copy=False)
         n, height, width, channels = x_shape
         kh, kw = self.kernel_size
-        cols = window_view(pad_images(dz, pads), self.kernel_size, self.strides, (height, width)).reshape(
-            n * height * width, kh * kw * self.filters)
+        cols = window_view(pad_images(dz, pads), self.kernel_size, self.strides, (height, width),
+                           self.dilation_rate).reshape(n * height * width, kh * kw * self.filters)
         kernel2 = self.kernel.reshape(kh * kw * self.filters, channels)
         self.dkernel = (cols.T @ x2).reshape(self.kernel.shape)
         self.dbias = dz.sum(axis=(0, 1, 2)) if self.use_bias else None
@@ -642,13 +651,14 @@ class Conv1DTranspose(KernelAndBias, Layer):
     Weights ``[kernel, bias]``: kernel ``(k, F, C)`` (F = filters before C, Keras's layout), bias ``(F,)``.
     Shapes: x ``(N, T, C)`` -> y ``(N, T_out, F)``, T_out from ``conv_transpose_output_size``.
 
-    It is ``Conv2DTranspose`` with a (1, k) kernel on x seen as (N, 1, T, C) (see its formulas):
+    It is ``Conv2DTranspose`` with a (1, k) kernel, strides (1, s) and dilation_rate (1, d) on x seen
+    as (N, 1, T, C) (see its formulas; the kernel is this layer's, viewed as (1, k, F, C)):
     Forward:   yp[n, t*s + i*d, f] += sum_c x[n, t, c] kernel[i, f, c];  z = crop(yp) + bias,  y = activation(z)
-    Backward:  dx = the Conv1D forward of dz with the same kernel;  d kernel = cols^T X;  d bias = sum dz
-    With ``dilation_rate`` d > 1 (strides 1, as Keras requires) the kernel is spread over (k - 1) d + 1
-    taps with zeros between them (kernel_d[i*d] = kernel[i]); d kernel = d kernel_d[::d]. TensorFlow
-    computes it only on a GPU ("Current CPU implementations do not yet support dilation rates larger
-    than 1"); Keras's JAX and torch backends compute it everywhere.
+    Backward:  dx = the (dilated) Conv1D forward of dz with the same kernel;  d kernel = cols^T X;  d bias = sum dz
+    ``dilation_rate`` d > 1 needs strides 1, as Keras requires; the sizes and the "same" padding are then
+    those of the kernel's span (k - 1) d + 1. TensorFlow computes it only on a GPU ("Current CPU
+    implementations do not yet support dilation rates larger than 1"); Keras's JAX and torch backends
+    compute it everywhere.
     """
 
     keras_class = "Conv1DTranspose"
@@ -664,13 +674,13 @@ class Conv1DTranspose(KernelAndBias, Layer):
                                normalize_tuple(output_padding, "output_padding", n=1, allow_zero=True))
         self.data_format = _normalize_sequence_format(data_format, "Conv1DTranspose")
         self.dilation_rate = check_dilation(self.strides, normalize_tuple(dilation_rate, "dilation_rate", n=1))
-        span = dilated_size(self.kernel_size, self.dilation_rate)[0]   # (k - 1) d + 1
         self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
                                       kernel_regularizer, bias_regularizer)
         self._as_2d = Conv2DTranspose(
-            self.filters, (1, span), (1, self.strides[0]), self.padding,
-            None if self.output_padding is None else (0, self.output_padding[0]), activation=activation,
-            use_bias=self.use_bias, name=f"{self.name}_as_2d")
+            self.filters, (1,) + self.kernel_size, (1,) + self.strides, self.padding,
+            None if self.output_padding is None else (0, self.output_padding[0]),
+            dilation_rate=(1,) + self.dilation_rate, activation=activation, use_bias=self.use_bias,
+            name=f"{self.name}_as_2d")
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -688,7 +698,8 @@ class Conv1DTranspose(KernelAndBias, Layer):
 
     def forward(self, x, training=False):
         inner = self._as_2d
-        inner.kernel, inner.bias, inner.activation = self._dilated_kernel()[None], self.bias, self.activation
+        # views: the inner layer computes with this layer's weights
+        inner.kernel, inner.bias, inner.activation = self.kernel[None], self.bias, self.activation
         y = inner.forward(x[:, None])[:, 0]
         self._cache = y.shape
         return y
@@ -697,18 +708,9 @@ class Conv1DTranspose(KernelAndBias, Layer):
         self._require_forward()
         inner = self._as_2d
         dx = inner.backward(self._check_dout(dout, self._cache)[:, None])[:, 0]
-        self.dkernel, self.dbias = inner.dkernel[0][::self.dilation_rate[0]], inner.dbias
+        self.dkernel, self.dbias = inner.dkernel[0], inner.dbias
         self._set_kernel_and_bias_grads()
         return dx
-
-    def _dilated_kernel(self):
-        """kernel (k, F, C) with d - 1 zero taps between its taps: ((k - 1) d + 1, F, C); itself if d = 1."""
-        d = self.dilation_rate[0]
-        if d == 1:
-            return self.kernel   # a view: the inner layer computes with this layer's weight
-        spread = np.zeros(((self.kernel_size[0] - 1) * d + 1,) + self.kernel.shape[1:], dtype=self.kernel.dtype)
-        spread[::d] = self.kernel
-        return spread
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
