@@ -76,6 +76,8 @@ ACCEPTED = [
     ("Subtract", dict(), [(2, 3, 4), (2, 3, 4)], [(5, 6, 4), (5, 6, 4)], "list"),
     ("Multiply", dict(), [(2, 3), (2, 3)], [(5, 3), (5, 3)], "list"),
     ("Average", dict(), [(2, 3), (2, 3), (2, 3)], [(5, 3), (5, 3), (5, 3)], "list"),
+    ("Maximum", dict(), [(2, 3), (2, 3)], [(5, 3), (5, 3)], "list"),
+    ("Minimum", dict(), [(2, 3, 4), (2, 3, 4)], [(5, 6, 4), (5, 6, 4)], "list"),
     ("Concatenate", dict(), [(2, 3), (2, 4)], [(5, 3), (5, 4)], "list"),
     ("Concatenate", dict(axis=1), [(2, 3, 4), (2, 2, 4)], [(5, 6, 4), (5, 1, 4)], "list"),
 ]
@@ -239,7 +241,7 @@ SPEC_LAYERS = ["Dense", "Embedding", "Activation", "LeakyReLU", "Dropout", "Flat
                "Conv1D", "Conv2D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "AveragePooling2D",
                "GlobalAveragePooling2D", "GlobalMaxPooling2D",
                "BatchNormalization", "LayerNormalization", "SimpleRNN", "LSTM", "GRU", "TimeDistributed",
-               "MultiHeadAttention", "Add", "Subtract", "Multiply", "Average", "Concatenate"]
+               "MultiHeadAttention", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
 # The plumbing the base class now does: none of it in a forward (or the helpers it computes with).
 PLUMBING = ("_as_input(", "_ensure_built(", "self.build(", "_check_features(", "_check_inputs(", "check_image_input(",
             "_check_input_channels(")

@@ -57,6 +57,9 @@ OPS_GRAPHS = {
         keras.ops.transpose(keras.ops.reshape(x, (-1, 2, 2)), (0, 2, 1))),
     "broadcast bias, expand_dims, squeeze, mean": lambda x, h: keras.ops.mean(
         keras.ops.squeeze(keras.ops.expand_dims(h * x + keras.ops.ones((4,)), 1), 1), axis=-1, keepdims=True),
+    "concatenate of a list, ones_like, zeros_like": lambda x, h: keras.ops.concatenate(
+        [keras.ops.tanh(h), x * 2.0, h], axis=-1) * (keras.ops.ones_like(keras.ops.concatenate([x, h, x], 1)) + 1.0)
+        + keras.ops.zeros_like(keras.ops.concatenate([h, h, x], axis=1)),
 }
 
 
@@ -157,14 +160,15 @@ def test_masked_embedding_into_multi_head_attention():
 TOKENS_B = np.array([[0, 0, 2, 5, 1], [4, 0, 3, 0, 6], [1, 2, 0, 0, 9]])   # padding elsewhere than TOKENS'
 
 
-@pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Average", "Dot"])
+@pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot"])
 @pytest.mark.parametrize("masked", ["both", "first", "second"])
 def test_masks_into_the_merge_layers(merge, masked):
     """Two token inputs with their padding at different steps, embedded (mask_zero where ``masked``
     says), merged, then a Dense on every step (the merged values at masked steps are compared too) and
     an LSTM (it reads the merged mask). Keras's Multiply counts a masked step of an input as 1 (and
     zeroes the steps no input keeps when all have masks): the NumPy Multiply once multiplied the raw
-    values (relative error 0.6). Dot's output has no mask, as Keras's compute_mask says."""
+    values (relative error 0.6). Maximum and Minimum: a masked step does not compete (it takes the value
+    of the other inputs). Dot's output has no mask, as Keras's compute_mask says."""
     a, b = keras.Input((5,), dtype="int32"), keras.Input((5,), dtype="int32")
     ea = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "first"))(a)
     eb = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "second"))(b)
@@ -230,16 +234,118 @@ def test_a_mask_into_time_distributed_of_a_layer_that_takes_one_is_refused():
         layer(np.ones((2, 5, 3, 4)), mask=np.ones((2, 5), bool))
 
 
-def test_a_mask_into_concatenate_is_refused_by_name():
-    a = nn.Input((5,), dtype="int32")
-    embedded = nn.Embedding(10, 4, mask_zero=True)(a)
-    with pytest.raises(ValueError, match=r"\(Concatenate\) receives a mask.*Drop the mask"):
-        nn.Model(a, nn.LSTM(2)(nn.Concatenate()([embedded, nn.Dense(4)(embedded)])))
-    tokens = keras.Input((5,), dtype="int32")
-    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
-    merged = keras.layers.Concatenate()([embedded, keras.layers.Embedding(10, 4)(tokens)])
-    with pytest.raises(ValueError, match=r"Concatenate's compute_mask.*does not reproduce that mask.*Drop the mask"):
-        nn.from_keras(keras.Model(tokens, keras.layers.LSTM(2)(merged)))
+def _gradient_errors(model, xs, float_inputs=()):
+    """The NumPy backward against centred differences, max |analytic - numeric| relative to the gradient's
+    scale (max |numeric|; an element-wise rel_error is ~1e-11 noise over gradients of ~1e-6 in the
+    recurrent weights): every trainable weight and the float inputs ``float_inputs`` (indices into
+    ``xs``); the masks come from the integer inputs."""
+    from course_utils.gradcheck import numerical_gradient
+
+    def rel_error(analytic, numeric):
+        return float(np.abs(analytic - numeric).max() / max(np.abs(numeric).max(), 1e-12))
+    outs = model.forward(xs)
+    outs = outs if isinstance(outs, list) else [outs]
+    douts = [np.random.default_rng(1).normal(size=o.shape) for o in outs]
+
+    def loss():
+        ys = model.forward(xs)
+        return sum(float(np.sum(y * d)) for y, d in zip(ys if isinstance(ys, list) else [ys], douts))
+    dxs = model.backward(douts if len(douts) > 1 else douts[0])
+    errors = {f"dx[{i}]": rel_error(dxs[i], numerical_gradient(loss, xs[i])) for i in float_inputs}
+    errors.update({f"weight {k}": rel_error(g, numerical_gradient(loss, w))
+                   for k, (w, g) in enumerate(zip(model.trainable_weights, model.grads))})
+    return errors
+
+
+MASK_PATTERNS = [(True, True, True), (False, True, True), (True, False, True), (True, True, False),
+                 (False, False, True), (False, False, False)]
+
+
+@pytest.mark.parametrize("merge", ["Maximum", "Minimum"])
+@pytest.mark.parametrize("masked", MASK_PATTERNS, ids=lambda p: "".join("m" if m else "-" for m in p))
+def test_maximum_and_minimum_of_three_inputs_with_masks(merge, masked, rng):
+    """Keras's Maximum/Minimum fold the inputs in order (``_apply_merge_op_and_or_mask``): a masked step of
+    an input takes the value so far, a step masked so far takes the input's; once an input has no mask
+    the fold has none. Three token inputs with padding at different steps, masks on all, some or none;
+    a Dense on every step and an LSTM (the OR of the masks when every input has one) after it. Keras
+    through from_keras, then the NumPy backward against centred differences on a NumPy graph (float
+    inputs beside the masked embeddings: the gradient reaches each input only where it wins)."""
+    tokens = [TOKENS, TOKENS_B, np.array([[2, 0, 5, 0, 1], [0, 0, 0, 3, 3], [4, 6, 1, 0, 0]])]
+    inputs = [keras.Input((5,), dtype="int32") for _ in range(3)]
+    embedded = [keras.layers.Dense(4)(keras.layers.Embedding(10, 4, mask_zero=m)(t)) for t, m in zip(inputs, masked)]
+    merged = getattr(keras.layers, merge)()(embedded)
+    _compare(keras.Model(inputs, [keras.layers.Dense(2)(merged), keras.layers.LSTM(3)(merged)]), tokens)
+
+    token_inputs = [nn.Input((5,), dtype="int32") for _ in range(3)]
+    embedded = [nn.Dense(4)(nn.Embedding(10, 4, mask_zero=m)(t)) for t, m in zip(token_inputs, masked)]
+    merged = getattr(nn, merge)()(embedded)
+    errors = _gradient_errors(nn.Model(token_inputs, [nn.Dense(2)(merged), nn.GRU(2)(merged)]), tokens)
+    assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("merge", ["Maximum", "Minimum"])
+def test_maximum_and_minimum_with_an_unmasked_float_input_between_masked_ones(merge, rng):
+    """The gradient reaches each input only where it wins the fold (centred differences, dx included)."""
+    a, b, values = nn.Input((5,), dtype="int32"), nn.Input((5,), dtype="int32"), nn.Input((5, 4))
+    ea, eb = nn.Embedding(10, 4, mask_zero=True)(a), nn.Embedding(10, 4, mask_zero=True)(b)
+    merged = getattr(nn, merge)()([ea, values, eb])
+    twin = nn.Model([a, b, values], nn.LSTM(3, return_sequences=True)(nn.Dense(4)(merged)))
+    xs = [TOKENS, TOKENS_B, rng.normal(size=(3, 5, 4))]
+    _compare(twin, xs)
+    errors = _gradient_errors(twin, xs, float_inputs=[2])
+    assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+@pytest.mark.parametrize("masked", ["both", "first", "second"])
+def test_masks_through_concatenate(axis, masked):
+    """Keras's Concatenate.compute_mask: the mask of an unmasked input is ones_like the input, a masked
+    input's mask is repeated along the last axis (logical_or with zeros_like), they are concatenated along
+    the axis, then ``any`` over the last axis. Along the features an unmasked input leaves every step
+    kept; along the time axis the masks follow each other. from_keras converts the recorded mask
+    operations (OnesLike, ZerosLike, ExpandDims, LogicalOr, the Concatenate of a list, Any); an LSTM
+    and a GlobalAveragePooling1D read the mask (once refused: the NumPy Concatenate had no mask)."""
+    a, b = keras.Input((5,), dtype="int32"), keras.Input((5,), dtype="int32")
+    ea = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "first"))(a)
+    eb = keras.layers.Embedding(10, 4, mask_zero=masked in ("both", "second"))(b)
+    merged = keras.layers.Concatenate(axis=axis)([ea, keras.layers.Dense(4)(eb)])
+    model = keras.Model([a, b], [keras.layers.LSTM(3)(merged), keras.layers.GlobalAveragePooling1D()(merged)])
+    twin = nn.from_keras(model)
+    assert {"ZerosLike", "Concatenate", "Any"} <= {getattr(layer, "operation", None) for layer in twin.layers}
+    _compare(model, [TOKENS, TOKENS_B])
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_masks_through_concatenate_in_a_graph_built_from_nn_input(axis, rng):
+    """nn.masks.propagate_masks gives the NumPy graph the same mask operations as Keras's compute_mask
+    (compared with Keras after to_keras: a mask operation named like the Concatenate layer gets a free
+    name), the mask equals Keras's Concatenate.compute_mask, and the backward matches centred differences."""
+    a, b, values = nn.Input((5,), dtype="int32"), nn.Input((5,), dtype="int32"), nn.Input((5, 4))
+    ea, eb = nn.Embedding(10, 4, mask_zero=True)(a), nn.Embedding(10, 4, mask_zero=True)(b)
+    merged = nn.Concatenate(axis=axis)([nn.Dense(4)(ea), values, eb])
+    twin = nn.Model([a, b, values], [nn.GlobalAveragePooling1D()(merged), nn.LSTM(3)(merged)])
+    xs = [TOKENS, TOKENS_B, rng.normal(size=(3, 5, 4))]
+    _compare(twin, xs)
+    errors = _gradient_errors(twin, xs, float_inputs=[2])
+    assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("axis", [-1, 1, 2])
+@pytest.mark.parametrize("masked", [(True, True), (True, False), (False, True)])
+def test_the_concatenated_mask_is_keras_compute_mask(axis, masked, rng):
+    """nn.masks.output_mask of Concatenate (NumPy arrays) equals Keras's Concatenate.compute_mask, for
+    masks of one axis less than the inputs, of the inputs' rank, and None (no mask at all: none)."""
+    from course_utils.nn.masks import output_mask
+    xs = [rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 4))]
+    assert output_mask(nn.Concatenate(axis=axis), xs, [None, None]) is None
+    for full in (False, True):
+        shape = (3, 5, 4) if full else (3, 5)
+        masks = [rng.random(shape) > 0.4 if m else None for m in masked]
+        expected = keras.layers.Concatenate(axis=axis).compute_mask(
+            [keras.ops.convert_to_tensor(x) for x in xs],
+            [None if m is None else keras.ops.convert_to_tensor(m) for m in masks])
+        mine = output_mask(nn.Concatenate(axis=axis), xs, masks)
+        np.testing.assert_array_equal(mine, keras.ops.convert_to_numpy(expected))
 
 
 # -------------------------------------------------------------- 4-6. inputs
@@ -347,11 +453,12 @@ def test_a_numpy_graph_passes_masks_as_keras_does():
     _compare(model, TOKENS, training=True)
 
 
-def test_a_mask_reaching_a_layer_without_masking_support_is_refused():
+def test_a_mask_reaching_concatenate_in_a_numpy_graph_passes_on():
+    """Concatenate of masked inputs was refused; its mask now goes on as Keras's compute_mask makes it."""
     tokens = nn.Input(shape=(5,))
     embedded = nn.Embedding(10, 4, mask_zero=True)(tokens)
-    with pytest.raises(ValueError, match=r"Concatenate\) receives a mask .* does not implement Keras's masking"):
-        nn.Model(tokens, nn.Concatenate()([embedded, embedded]))
+    model = nn.Model(tokens, nn.GlobalAveragePooling1D()(nn.Concatenate(axis=1)([embedded, embedded])))
+    _compare(model, TOKENS)
 
 
 # -------------------------------------------------------------- 9. optimizers and repeated embedding rows

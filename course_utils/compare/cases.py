@@ -33,7 +33,7 @@ def _merging_model(nn):
     a, b = nn.Input(shape=(5,)), nn.Input(shape=(5,))
     ha, hb = nn.Dense(4, activation="tanh", bias_initializer=RANDOM)(a), nn.Dense(4, bias_initializer=RANDOM)(b)
     merged = nn.Concatenate()([nn.Add()([ha, hb]), nn.Multiply()([ha, hb]), nn.Subtract()([ha, hb]),
-                               nn.Average()([ha, hb])])
+                               nn.Average()([ha, hb]), nn.Maximum()([ha, hb]), nn.Minimum()([ha, hb])])
     return nn.Model([a, b], nn.Dense(3, bias_initializer=RANDOM)(merged))
 
 

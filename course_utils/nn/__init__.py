@@ -20,7 +20,7 @@ from .layers import (GRU, LSTM, Activation, Add, Average, AveragePooling2D, Batc
                      TimeDistributed, UpSampling2D, positional_encoding)
 from .layers import (AveragePooling1D, Cropping2D, Dot, GlobalAveragePooling1D, GlobalMaxPooling1D, Normalization,
                      Permute, ReLU, RepeatVector, Rescaling, Softmax, UnitNormalization, ZeroPadding2D)
-from .layers import Bidirectional, Conv1DTranspose, DepthwiseConv2D, Masking, SeparableConv2D
+from .layers import Bidirectional, Conv1DTranspose, DepthwiseConv2D, Masking, Maximum, Minimum, SeparableConv2D
 from .losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, KLDivergence, MeanAbsoluteError,
                      MeanSquaredError, SparseCategoricalCrossentropy)
 from .models import Model, Sequential

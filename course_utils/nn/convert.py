@@ -304,7 +304,7 @@ def _replayed(kt, tensors):
 
     if id(kt) not in tensors:
         node = kt._keras_history.operation._inbound_nodes[kt._keras_history.node_index]
-        args = [(_replayed(a, tensors) if hasattr(a, "_keras_history") else a) for a in node.arguments.args]
+        args = [_fill_in_keras(a, lambda t: _replayed(t, tensors)) for a in node.arguments.args]
         if isinstance(node.operation, keras.layers.Layer) or node.arguments.kwargs:
             raise ValueError(f"The Keras tensor {kt.name} comes from outside the model's graph "
                              f"({node.operation.name}); it cannot be converted.")
@@ -312,11 +312,25 @@ def _replayed(kt, tensors):
     return tensors[id(kt)]
 
 
+def _fill_in_keras(value, fn):
+    """``value`` with every Keras tensor in it (a list of them: ``keras.ops.concatenate``'s) replaced by ``fn(t)``."""
+    if hasattr(value, "_keras_history"):
+        return fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_fill_in_keras(v, fn) for v in value)
+    return value
+
+
+# Keras merge layers whose call reads its inputs' masks at run time (not a call argument in the graph)
+_MERGES_READING_MASKS = {"Multiply", "Maximum", "Minimum"}
+
+
 def _padding_masks(keras_layer, node, tensors):
     """The masks Keras's MultiHeadAttention takes from its inputs at run time (query_mask, value_mask,
     key_mask: not recorded in the graph), as symbolic tensors for its twin's call; and the masks of
-    Multiply's inputs (Keras reads them at run time too: a masked step counts as 1)."""
-    if type(keras_layer).__name__ == "Multiply":
+    Multiply's, Maximum's and Minimum's inputs (Keras reads them at run time too: a masked step counts
+    as 1 in a product, and does not compete in a maximum or a minimum)."""
+    if type(keras_layer).__name__ in _MERGES_READING_MASKS:
         inputs = node.arguments.args[0] if node.arguments.args else node.arguments.kwargs.get("inputs")
         masks = [getattr(kt, "_keras_mask", None) for kt in inputs]
         return {} if all(m is None for m in masks) else {
@@ -362,13 +376,8 @@ def _replay_layer_call(twin, args, kwargs):
 
 def _op_twin(op, node):
     """The NumPy twin of one call of a keras.ops operation (``nn.ops.OpNode``), or a clear refusal."""
-    from .ops import OPS, OpNode, refuse_operation
+    from .ops import LIST_ARGUMENT, OPS, OpNode, refuse_operation
     name = type(op).__name__
-    if name in ("ZerosLike", "OnesLike") and str(getattr(op, "dtype", "")) == "bool":
-        raise ValueError(f"Keras computes a mask with {name} ('{op.name}'): Concatenate's compute_mask does so "
-                         f"when masked inputs (Embedding(mask_zero=True), Masking) are concatenated and a layer "
-                         f"after it uses the mask. The NumPy Concatenate does not reproduce that mask. Drop the "
-                         f"mask (mask_zero=False, no Masking), or concatenate where no mask reaches it.")
     if name not in OPS:
         raise refuse_operation(op)
     if node.arguments.kwargs:
@@ -376,20 +385,24 @@ def _op_twin(op, node):
                          f"{sorted(node.arguments.kwargs)}; the NumPy OpNode takes positional ones. "
                          f"Write it with a Keras layer instead.")
     config = op.get_config() if hasattr(op, "get_config") else {}
-    tensor_args = [hasattr(a, "_keras_history") for a in node.arguments.args]
+    args = node.arguments.args
+    listed = name in LIST_ARGUMENT   # keras.ops.concatenate([a, b]): the OpNode takes a, b
+    tensor_args = [hasattr(a, "_keras_history") for a in (args[0] if listed else args)]
     return _ConstantsAsArrays(OpNode(name, config, tensor_args, output_shape=tuple(node.outputs[0].shape),
-                                     name=op.name))
+                                     name=op.name), listed)
 
 
 class _ConstantsAsArrays:
     """Calls an OpNode with its constant backend tensors (keras.ops.ones((4,)) in x + ones) as NumPy
     arrays: a TensorFlow tensor would otherwise take over NumPy's arithmetic in its own float32."""
 
-    def __init__(self, op):
+    def __init__(self, op, listed=False):
         self.op = op
+        self.listed = listed   # the operation's first argument is a list of tensors: passed as the OpNode's arguments
 
     def __call__(self, *args):
         import keras
+        args = tuple(args[0]) + tuple(args[1:]) if self.listed else args
         return self.op(*[a if isinstance(a, SymbolicTensor) or not keras.ops.is_tensor(a)
                          else keras.ops.convert_to_numpy(a) for a in args])
 
@@ -405,6 +418,18 @@ def _functional_model(keras_model, tensors):
                   _implicit_masks=False)   # Keras's graph names its masks (or they were replayed)
     model.set_weights(keras_model.get_weights())
     return model
+
+
+def _rename_clashing_operation(kt, twin):
+    """Keras names an operation from its own counter ("concatenate" for the first keras.ops.concatenate)
+    and the layers carry the NumPy names: a clash (a mask's concatenate beside a Concatenate layer named
+    "concatenate") would make keras.Model refuse the graph, so the operation gets a free name."""
+    operation = kt._keras_history.operation
+    taken = {layer.name for layer in twin.layers}
+    name, k = operation.name, 1
+    while name in taken:
+        name, k = f"{operation.name}_op{k}", k + 1
+    operation.name = name
 
 
 def _functional_to_keras(twin, dtype=None):
@@ -423,11 +448,12 @@ def _functional_to_keras(twin, dtype=None):
         arguments = {name: _fill_in(value, lambda t: tensors[id(t)]) for name, value in node.arguments.items()}
         if isinstance(node.layer, OpNode):
             out = node.layer.keras_call(*arguments["args"])
+            _rename_clashing_operation(out, twin)
         else:
             if id(node.layer) not in layers:
                 layers[id(node.layer)] = to_keras(node.layer, dtype=dtype)
             if not getattr(layers[id(node.layer)], "_call_has_mask_arg", True):
-                arguments.pop("mask", None)   # Multiply: Keras reads its inputs' masks itself
+                arguments.pop("mask", None)   # Multiply, Maximum, Minimum: Keras reads its inputs' masks itself
             first = next(iter(node.signature.parameters))  # the main input goes positionally (Keras's
             out = layers[id(node.layer)](arguments.pop(first), **arguments)  # name may differ), the rest by name
         for t, kt in zip(node.outputs, out if isinstance(out, (list, tuple)) else [out]):

@@ -4,18 +4,24 @@
 hands it to the layers after them:
 
 - a layer that uses it gets it as ``mask=`` (SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed,
-  Multiply, GlobalAveragePooling1D, BatchNormalization) or as ``query_mask``/``value_mask``/``key_mask`` (MultiHeadAttention);
+  Multiply, Maximum, Minimum, GlobalAveragePooling1D, BatchNormalization) or as
+  ``query_mask``/``value_mask``/``key_mask`` (MultiHeadAttention);
 - the output's mask is ``output_mask`` below: kept by the element-wise layers (Dense, Activation,
   Dropout, the normalizations, ...), ``mask if return_sequences`` for a recurrent layer, the OR of
-  the inputs' masks for Add/Subtract/Multiply/Average (None if one of them has none; Multiply also
-  uses them: a masked step counts as 1), kept by TimeDistributed, ``mask if return_sequences`` for
-  Bidirectional (twice with merge_mode=None), None after Dot (Keras's Dot.compute_mask), dropped by the
-  layers that do not support masking (Conv1D, Flatten, GlobalMaxPooling1D, ...), as Keras drops it.
-  Concatenate of masked inputs is refused (its mask, concatenated along the axis, is not reproduced).
+  the inputs' masks for Add/Subtract/Multiply/Average/Maximum/Minimum (None if one of them has none;
+  Multiply also uses them: a masked step counts as 1; Maximum and Minimum too: a masked step of an
+  input takes the value of the inputs before it, as Keras's ``_apply_merge_op_and_or_mask``), kept by
+  TimeDistributed, ``mask if return_sequences`` for Bidirectional (twice with merge_mode=None), None
+  after Dot (Keras's Dot.compute_mask), Keras's ``Concatenate.compute_mask`` for Concatenate (each
+  input's mask as a boolean tensor of the input's shape - all True for an input without a mask -,
+  concatenated along the axis, then ``any`` over the last axis: along the time axis the masks follow
+  each other, along the features an unmasked input keeps every step), dropped by the layers that do
+  not support masking (Conv1D, Flatten, GlobalMaxPooling1D, ...), as Keras drops it.
 
 ``Sequential`` applies the rules to arrays as it runs; a functional ``Model`` built from ``nn.Input``
 applies them to its graph once (``propagate_masks``), adding the mask operations as graph nodes
-(``nn.ops.OpNode``) and the ``mask=`` arguments to the calls that take one.
+(``nn.ops.OpNode``: NotEqual, LogicalOr, Any, and for Concatenate OnesLike, ZerosLike, ExpandDims and
+the Concatenate of a list, as Keras records them) and the ``mask=`` arguments to the calls that take one.
 """
 from __future__ import annotations
 
@@ -30,8 +36,6 @@ KEEPS_MASK = {"Dense", "Activation", "Dropout", "LayerNormalization", "BatchNorm
               "MultiHeadAttention"}   # MultiHeadAttention: the query's mask, as Keras sets it
 MERGES_MASKS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
 RECURRENT = {"SimpleRNN", "LSTM", "GRU"}
-# Keras layers that use or transform a mask in a way the NumPy twins do not reproduce (yet)
-REFUSES_MASK = {"Concatenate"}
 
 
 class _NumpyMaskOps:
@@ -42,9 +46,31 @@ class _NumpyMaskOps:
     def any_last(a):
         return np.any(a, axis=-1)
 
+    @staticmethod
+    def ones_like(x):
+        return np.ones(np.shape(x), bool)
+
+    @staticmethod
+    def zeros_like(x):
+        return np.zeros(np.shape(x), bool)
+
+    @staticmethod
+    def expand_last(a):
+        return np.expand_dims(a, -1)
+
+    @staticmethod
+    def concatenate(masks, axis):
+        return np.concatenate(masks, axis=axis)
+
+
+def _broadcast_shape(a, b):
+    """NumPy's broadcast of two symbolic shapes (None: unknown)."""
+    a, b = (1,) * (len(b) - len(a)) + tuple(a), (1,) * (len(a) - len(b)) + tuple(b)
+    return tuple(j if i == 1 else i if j == 1 else (i if i is not None else j) for i, j in zip(a, b))
+
 
 class _SymbolicMaskOps:
-    """The same operations as nodes of a graph."""
+    """The same operations as nodes of a graph (the Keras operations ``compute_mask`` records)."""
 
     @staticmethod
     def not_equal(a, b):
@@ -52,11 +78,30 @@ class _SymbolicMaskOps:
 
     @staticmethod
     def logical_or(a, b):
-        return OpNode("LogicalOr", tensor_args=(True, True), output_shape=a.shape)(a, b)
+        return OpNode("LogicalOr", tensor_args=(True, True), output_shape=_broadcast_shape(a.shape, b.shape))(a, b)
 
     @staticmethod
     def any_last(a):
         return OpNode("Any", {"axis": -1}, output_shape=a.shape[:-1])(a)
+
+    @staticmethod
+    def ones_like(x):
+        return OpNode("OnesLike", {"dtype": "bool"}, output_shape=x.shape)(x)
+
+    @staticmethod
+    def zeros_like(x):
+        return OpNode("ZerosLike", {"dtype": "bool"}, output_shape=x.shape)(x)
+
+    @staticmethod
+    def expand_last(a):
+        return OpNode("ExpandDims", {"axis": -1}, output_shape=tuple(a.shape) + (1,))(a)
+
+    @staticmethod
+    def concatenate(masks, axis):
+        shape = list(masks[0].shape)
+        sizes = [m.shape[axis] for m in masks]
+        shape[axis] = None if None in sizes else sum(sizes)
+        return OpNode("Concatenate", {"axis": axis}, tensor_args=(True,) * len(masks), output_shape=shape)(*masks)
 
 
 def takes_mask(layer):
@@ -74,11 +119,8 @@ def output_mask(layer, x, mask, ops=_NumpyMaskOps):
         return ops.any_last(ops.not_equal(x, layer.mask_value))
     if all(m is None for m in masks):
         return None
-    if kind in REFUSES_MASK:
-        raise ValueError(f"Layer '{layer.name}' ({kind}) receives a mask (from Embedding(mask_zero=True) or "
-                         f"Masking before it); the NumPy {kind} does not implement Keras's masking, so it would "
-                         f"compute something else than Keras. Drop the mask (mask_zero=False), or apply {kind} "
-                         f"where no mask reaches it.")
+    if kind == "Concatenate":
+        return _concatenated_mask(layer, x, masks, ops)
     if kind == "Bidirectional":   # Keras's Bidirectional.compute_mask
         out = mask if layer.return_sequences else None
         outs = [out, out] if layer.merge_mode is None else [out]
@@ -97,6 +139,21 @@ def output_mask(layer, x, mask, ops=_NumpyMaskOps):
             merged = ops.logical_or(merged, m)
         return merged
     return mask if kind in KEEPS_MASK else None   # Keras drops the mask of a layer without masking
+
+
+def _concatenated_mask(layer, inputs, masks, ops):
+    """Keras's ``Concatenate.compute_mask``: each input's mask as a boolean tensor of the input's shape
+    (all True for an input without a mask, the mask repeated along the last axis for an input of one
+    more axis), concatenated along the layer's axis, then ``any`` over the last axis."""
+    full = []
+    for x, m in zip(inputs, masks):
+        if m is None:
+            full.append(ops.ones_like(x))
+        elif m.ndim < x.ndim:
+            full.append(ops.logical_or(ops.expand_last(m), ops.zeros_like(x)))
+        else:
+            full.append(m)
+    return ops.any_last(ops.concatenate(full, layer.axis))
 
 
 def propagate_masks(nodes):

@@ -8,8 +8,10 @@ examples write ``x = x + inputs`` for a residual, ``keras.ops.nn.relu(x)`` for a
     [da, db, ...] = op'(a, b, ...) dy     one gradient per tensor argument, summed back over the
                                           axes broadcasting stretched (``x + bias`` of shape (u,))
 
-Boolean operations (``not_equal``, ``any``, ``all``, ``logical_and``: the masks Keras's layers
-compute, ``Embedding(mask_zero=True)``'s and ``Masking``'s) pass no gradient. An operation not in
+Boolean operations (``not_equal``, ``any``, ``all``, ``logical_and``, ``ones_like``/``zeros_like``: the
+masks Keras's layers compute, ``Embedding(mask_zero=True)``'s, ``Masking``'s, ``Concatenate``'s) pass no
+gradient. ``concatenate`` takes a list of tensors (``keras.ops.concatenate([a, b], axis)``): its OpNode
+takes them as positional arguments, ``[da, db] = the slices of dy``. An operation not in
 ``OPS`` is refused by name, with the Keras layer to write instead.
 """
 from __future__ import annotations
@@ -50,6 +52,18 @@ def _maximum_back(a, b, y, d, config):
 
 def _minimum_back(a, b, y, d, config):
     return [d * (a <= b), d * (a > b)]
+
+
+def _concatenate(*args):
+    *xs, config = args
+    return np.concatenate(xs, axis=config.get("axis", 0))
+
+
+def _concatenate_back(*args):
+    """dL/dx_i: the slice of dL/dy that x_i filled."""
+    *xs, y, d, config = args
+    axis = config.get("axis", 0)
+    return np.split(d, np.cumsum([np.shape(x)[axis] for x in xs])[:-1], axis=axis)
 
 
 def _softmax_back(a, y, d, config):
@@ -97,6 +111,9 @@ OPS = {
     "ExpandDims": (lambda a, c: np.expand_dims(a, _axes(c)), lambda a, y, d, c: [d.reshape(a.shape)]),
     "Squeeze": (lambda a, c: np.squeeze(a, _axes(c)), lambda a, y, d, c: [d.reshape(a.shape)]),
     "Cast": (lambda a, c: np.asarray(a).astype(c["dtype"]), lambda a, y, d, c: [d]),
+    "Concatenate": (_concatenate, _concatenate_back),   # a list of tensors: keras.ops.concatenate(xs, axis)
+    "OnesLike": (lambda a, c: np.ones_like(a, dtype=c.get("dtype")), None),   # constant: no gradient
+    "ZerosLike": (lambda a, c: np.zeros_like(a, dtype=c.get("dtype")), None),
     "NotEqual": (lambda a, b, c: np.not_equal(a, b), None),
     "Equal": (lambda a, b, c: np.equal(a, b), None),
     "Greater": (lambda a, b, c: np.greater(a, b), None),
@@ -110,7 +127,11 @@ OPS = {
 
 # The keras.ops function of each operation (its lower-case name unless listed).
 _KERAS_FUNCTIONS = {"TrueDivide": "true_divide", "ExpandDims": "expand_dims", "NotEqual": "not_equal",
-                    "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not"}
+                    "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not",
+                    "OnesLike": "ones_like", "ZerosLike": "zeros_like"}
+# The operations whose first argument is a list of tensors: their OpNode takes the list's items as its
+# positional arguments (one gradient each).
+LIST_ARGUMENT = {"Concatenate"}
 
 # What to write instead of an operation without a twin.
 _LAYER_ADVICE = ("keras.layers.Activation(...) for an activation, Add/Subtract/Multiply/Concatenate for "
@@ -190,6 +211,7 @@ class OpNode(Layer):
         from keras import ops
         fn = getattr(ops, _KERAS_FUNCTIONS.get(self.operation, self.operation.lower()))
         accepted = inspect.signature(fn).parameters
+        args = (list(args),) if self.operation in LIST_ARGUMENT else args
         return fn(*args, **{k: v for k, v in self.config.items() if k in accepted})
 
     def get_config(self):

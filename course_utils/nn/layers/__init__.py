@@ -5,7 +5,7 @@ from .attention import MultiHeadAttention, positional_encoding
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
                             SeparableConv2D)
 from .core import Dense, Embedding, Input, InputLayer, Masking
-from .merging import Add, Average, Concatenate, Dot, Multiply, Subtract
+from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization, RMSNormalization, UnitNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)

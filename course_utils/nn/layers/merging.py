@@ -1,4 +1,5 @@
-"""Merge layers: ``Add``, ``Subtract``, ``Multiply``, ``Average`` and ``Concatenate``, as Keras's.
+"""Merge layers: ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``,
+``Concatenate`` and ``Dot``, as Keras's.
 
 A merge layer takes a list of tensors: ``forward([x1, x2, ...]) -> y`` and
 ``backward(dout) -> [dx1, dx2, ...]`` (one gradient per input, in order). Like Keras, the
@@ -160,7 +161,29 @@ class Subtract(_Merge):
         return [dout, -dout]
 
 
-class Multiply(_Merge):
+class _MaskedMerge(_Merge):
+    """A merge whose result depends on its inputs' masks (``mask``: one (N, T) mask or None per
+    input, from Embedding(mask_zero=True) or Masking); Keras reads them from the inputs at run time."""
+
+    def forward(self, inputs, training=False, mask=None):
+        self._masks = None if mask is None or all(m is None for m in mask) else list(mask)
+        if self._masks is not None and len(self._masks) != len(inputs):
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects one mask (or None) per input: "
+                             f"{len(inputs)}, received {len(self._masks)}.")
+        if self._masks is not None:   # Keras's reshape (expand_dims at axis 1) of a lower-rank input drops its mask
+            ndim = max(np.ndim(x) for x in inputs)
+            self._masks = [m if np.ndim(x) == ndim else None for x, m in zip(inputs, self._masks)]
+        return super().forward(inputs, training)
+
+    def _broadcast_masks(self, xs):
+        """Each input's mask m[..., None] broadcast to the input's shape (None where it has none), as
+        Keras's ``broadcast_to(expand_dims(mask, -1), shape(x))``."""
+        masks = getattr(self, "_masks", None) or [None] * len(xs)
+        return [None if m is None else np.broadcast_to(np.asarray(m, bool)[..., None], x.shape)
+                for x, m in zip(xs, masks)]
+
+
+class Multiply(_MaskedMerge):
     """``y = x1 * x2 * ...`` element-wise, as ``keras.layers.Multiply``.
     Backward: ``dx_i = dy * prod_{j != i} x_j``.
 
@@ -172,19 +195,9 @@ class Multiply(_Merge):
 
     keras_class = "Multiply"
 
-    def forward(self, inputs, training=False, mask=None):
-        self._masks = None if mask is None or all(m is None for m in mask) else list(mask)
-        if self._masks is not None and len(self._masks) != len(inputs):
-            raise ValueError(f"Multiply '{self.name}' expects one mask (or None) per input: {len(inputs)}, "
-                             f"received {len(self._masks)}.")
-        return super().forward(inputs, training)
-
     def _masked(self, xs):
         """(x_i' , m_i broadcast to x_i or None, the output's mask or None)."""
-        if getattr(self, "_masks", None) is None:
-            return xs, [None] * len(xs), None
-        ms = [None if m is None else np.broadcast_to(np.asarray(m, bool)[..., None], x.shape)
-              for x, m in zip(xs, self._masks)]
+        ms = self._broadcast_masks(xs)
         kept = [x if m is None else np.where(m, x, 1.0) for x, m in zip(xs, ms)]
         out_mask = np.logical_or.reduce(ms) if all(m is not None for m in ms) else None
         return kept, ms, out_mask
@@ -208,6 +221,79 @@ class Multiply(_Merge):
                     g = g * x
             grads.append(g if ms[i] is None else g * ms[i])
         return grads
+
+
+class _Extremum(_MaskedMerge):
+    """Element-wise maximum or minimum, folded over the inputs as Keras's
+    ``Merge._apply_merge_op_and_or_mask``: y_1 = x_1, o_1 = m_1, then for i = 2, ..., n
+
+        x_i' = where(m_i, x_i, y_{i-1})            (a masked step of x_i takes the value so far)
+        y'   = where(o_{i-1}, y_{i-1}, x_i')       (a step masked so far takes x_i')
+        y_i  = op(y', x_i'),   o_i = o_{i-1} | m_i (None once an input has no mask)
+
+    (a where with a mask None keeps its first branch). Without masks: y = op(x_1, ..., x_n).
+    Backward, i = n, ..., 2, from dy_n = dy: op's gradient goes to its first argument on a tie (as
+    TensorFlow's), s = [y' >= x_i'] for Maximum, [y' <= x_i'] for Minimum:
+
+        dy' = s dy_i,   dx_i' = (1 - s) dy_i + (1 - o_{i-1}) dy'
+        dy_{i-1} = o_{i-1} dy' + (1 - m_i) dx_i',   dx_i = m_i dx_i'
+        (a mask None counts as all ones), and dx_1 = dy_1.
+    """
+
+    _op = None
+    _first_wins = None
+
+    def _merge(self, xs):
+        ms = self._broadcast_masks(xs)
+        y, kept = xs[0], ms[0]
+        self._steps = []
+        for x, m in zip(xs[1:], ms[1:]):
+            if m is not None:
+                x = np.where(m, x, y)
+            if kept is not None:
+                y = np.where(kept, y, x)
+            self._steps.append((m, kept, self._first_wins(y, x)))
+            kept = kept | m if m is not None and kept is not None else None
+            y = self._op(y, x)
+        return y
+
+    def _merge_grads(self, xs, dout):
+        grads, d = [None] * len(xs), dout
+        for i in range(len(xs) - 1, 0, -1):
+            m, kept, first = self._steps[i - 1]
+            d_y, d_x = np.where(first, d, 0.0), np.where(first, 0.0, d)
+            if kept is not None:
+                d_y, d_x = np.where(kept, d_y, 0.0), d_x + np.where(kept, 0.0, d_y)
+            if m is not None:
+                d_y, d_x = d_y + np.where(m, 0.0, d_x), np.where(m, d_x, 0.0)
+            grads[i], d = d_x, d_y
+        grads[0] = d
+        return grads
+
+
+class Maximum(_Extremum):
+    """``y = max(x1, x2, ...)`` element-wise, as ``keras.layers.Maximum``.
+    Backward: ``dx_i = dy`` where x_i is the maximum (the first of equal ones), else 0.
+
+    With masks (``mask``: one (N, T) mask or None per input), as Keras: masked steps do not compete
+    (``_Extremum`` has the formulas); the output's mask is the OR of the masks (None if one input has none).
+    """
+
+    keras_class = "Maximum"
+    _op = staticmethod(np.maximum)
+    _first_wins = staticmethod(np.greater_equal)
+
+
+class Minimum(_Extremum):
+    """``y = min(x1, x2, ...)`` element-wise, as ``keras.layers.Minimum``.
+    Backward: ``dx_i = dy`` where x_i is the minimum (the first of equal ones), else 0.
+
+    With masks, as Maximum (``_Extremum`` has the formulas).
+    """
+
+    keras_class = "Minimum"
+    _op = staticmethod(np.minimum)
+    _first_wins = staticmethod(np.less_equal)
 
 
 class Average(_Merge):
