@@ -2,7 +2,8 @@
 
 - no import circle between its modules, counting imports inside functions (a lazy import hides
   a circle, it does not remove it);
-- ``course_utils.nn`` is the ground floor: it imports nothing from the rest of course_utils.
+- ``course_utils.nn`` is the ground floor: it imports nothing from the rest of course_utils;
+- no function longer than 60 lines (split it by the ideas inside it).
 """
 from __future__ import annotations
 
@@ -131,3 +132,16 @@ def test_the_readme_layer_table_names_every_layer():
     table = next(line for line in readme.splitlines() if line.startswith("| `course_utils.nn` |"))
     unnamed = sorted(name for name in nn.LAYER_REGISTRY if name != "InputLayer" and f"`{name}`" not in table)
     assert unnamed == [], f"the README's layer table does not name: {unnamed}"
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_over_60_lines():
+    """Long functions are split by the ideas inside them (the house issue's rule), so a function of
+    course_utils reads on one screen."""
+    long = sorted((node.end_lineno - node.lineno + 1, f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}")
+                  for path in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text("utf-8")))
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES)
+    assert long == [], f"functions over {MAX_FUNCTION_LINES} lines: {long}"

@@ -43,13 +43,29 @@ def _dot_model(nn):
     return nn.Model([a, b], [nn.Dot(axes=1, normalize=True)([ha, hb]), nn.UnitNormalization()(ha)])
 
 
+def _img(rng):
+    return rng.normal(size=(2, 6, 6, 3))
+
+
+def _seq(rng):
+    return rng.normal(size=(3, 7, 4))
+
+
+def _dense(units):
+    from .. import nn
+    return nn.Dense(units, bias_initializer=RANDOM)
+
+
 def _cases():
-    """{name: rng -> ComparisonReport}: every layer kind of course_utils.nn."""
+    """{name: rng -> ComparisonReport}: every layer kind of course_utils.nn, then a few training steps."""
+    return {**_lesson_layer_cases(), **_example_layer_cases(), "training: 5 Adam steps": _adam_steps}
+
+
+def _lesson_layer_cases():
+    """The layers the lessons build."""
     from .. import nn
     keras = import_keras_quietly()
-    img = (lambda rng: rng.normal(size=(2, 6, 6, 3)))
-    seq = (lambda rng: rng.normal(size=(3, 7, 4)))
-    dense = (lambda units: nn.Dense(units, bias_initializer=RANDOM))
+    img, seq, dense = _img, _seq, _dense
     return {
         "Dense (tanh)": lambda rng: _report(nn.Dense(5, activation="tanh", bias_initializer=RANDOM),
                                             rng.normal(size=(8, 6))),
@@ -88,7 +104,14 @@ def _cases():
         "merging (Add, Multiply, ...)": lambda rng: _report(_merging_model(nn),
                                                              [rng.normal(size=(4, 5)), rng.normal(size=(4, 5))]),
         "MultiHeadAttention (causal)": lambda rng: _report(_keras_mha_model(keras, True), rng.normal(size=(3, 5, 4))),
-        # the layers the keras-io examples and Keras's own tests use most
+    }
+
+
+def _example_layer_cases():
+    """The layers the keras-io examples and Keras's own tests use most."""
+    from .. import nn
+    img, seq, dense = _img, _seq, _dense
+    return {
         "ReLU (max_value, slope, threshold), Softmax": lambda rng: _report(
             nn.Sequential([dense(6), nn.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2), dense(4),
                            nn.Softmax()]), rng.normal(size=(8, 5))),
@@ -120,7 +143,6 @@ def _cases():
             nn.Sequential([nn.Normalization(mean=rng.normal(size=5), variance=rng.uniform(0.5, 2, size=5)),
                            dense(6), nn.RMSNormalization(), nn.Rescaling(0.5, offset=0.1)]),
             rng.normal(size=(8, 5))),
-        "training: 5 Adam steps": _adam_steps,
     }
 
 
