@@ -745,3 +745,38 @@ def test_a_kernel_past_the_resident_memory_limit_is_stopped_and_the_result_says_
     assert _tests(result)["zz_fixture.add"]["status"] == "passed"       # answers before it are kept
     assert result.timings["peak_rss_mib"] > 300
     assert not [pid for pid in map(int, (p.name for p in pid_dir.iterdir())) if _alive(pid)]
+
+
+# ---------------------------------------------------------------------- threads of parallel kernels
+def test_parallel_grading_gives_each_kernel_its_share_of_the_cores(tmp_path, monkeypatch):
+    """--jobs N: each kernel gets OMP_NUM_THREADS = cores // N (PyTorch's CPU ops spin OpenMP threads:
+    two kernels of lesson 12 with a thread per core each took over 300 s, with one each 36 s)."""
+    from course_utils.grade import core
+    from course_utils.grade.kernel import Kernel
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def record(path, plan, options, stem=None):
+        seen.append(options.threads)
+        raise Stop
+
+    monkeypatch.setattr(core, "grade_notebook", record)
+    for name in ("a.ipynb", "b.ipynb"):
+        (tmp_path / name).write_text("{}")
+    with pytest.raises(Stop):
+        grade_submissions(sorted(tmp_path.glob("*.ipynb")), EXERCISES, tmp_path / "out", options=OPTIONS,
+                          hidden=HIDDEN, jobs=2, progress=lambda line: None)
+    cores = len(os.sched_getaffinity(0))
+    assert seen and set(seen) == {max(1, cores // 2)} == {core.kernel_threads(2)}
+    assert core.kernel_threads(10 * cores) == 1
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert Kernel(tmp_path, tmp_path, threads=3).environment()["OMP_NUM_THREADS"] == "3"
+    assert "OMP_NUM_THREADS" not in Kernel(tmp_path, tmp_path).environment()
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")     # the instructor's own setting wins
+    assert Kernel(tmp_path, tmp_path, threads=3).environment()["OMP_NUM_THREADS"] == "5"
+    with pytest.raises(Exception, match="threads must be 0"):
+        GradeOptions(threads=-1)

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import report
@@ -71,6 +71,10 @@ class GradeOptions:
     rss_limit: int = 0                # resident bytes past which the kernel is stopped "out of memory" (0: none)
     max_output_bytes: int = 64 * 2**20    # one output array of a learner's function
     output_warning_bytes: int = 10 * 2**20
+    # OpenMP threads of each kernel (OMP_NUM_THREADS; 0: left as the environment has it). grade_submissions
+    # with jobs > 1 gives each kernel its share of the cores: PyTorch's CPU ops spin OpenMP threads, and two
+    # kernels with a thread per core each ran lesson 12 over 8x slower than with one thread each
+    threads: int = 0
 
     def __post_init__(self):
         if self.hidden_visibility not in VISIBILITIES:
@@ -79,6 +83,8 @@ class GradeOptions:
         if self.cell_timeout <= 0 or self.timeout <= 0:
             raise GradingSetupError(f"timeouts must be positive; received cell_timeout={self.cell_timeout}, "
                                     f"timeout={self.timeout}.")
+        if self.threads < 0:
+            raise GradingSetupError(f"threads must be 0 (the environment's) or more; received {self.threads}.")
 
 
 @dataclass
@@ -161,7 +167,7 @@ def _execute(run, notebook, data, file_name, tmp, t0):
     work, private, harvest_dir = _prepare_folders(run.plan, data, file_name, tmp)
     deadline = t0 + options.timeout
     with Kernel(work, private, memory_limit=options.memory_limit, gpu=options.gpu,
-                rss_limit=options.rss_limit) as kernel:
+                rss_limit=options.rss_limit, threads=options.threads) as kernel:
         try:
             if _start_kernel(run, kernel, harvest_dir, deadline):
                 _run_cells(run, kernel, notebook.code_cells, harvest_dir, deadline)
@@ -514,6 +520,8 @@ def grade_submissions(paths, exercises, out_dir, *, options=None, hidden=None, h
         return result
 
     jobs = max(1, int(jobs))
+    if jobs > 1 and not options.threads:
+        options = replace(options, threads=kernel_threads(jobs))
     if jobs == 1 or len(items) <= 1:
         for i in range(len(items)):
             one(i)
@@ -523,6 +531,12 @@ def grade_submissions(paths, exercises, out_dir, *, options=None, hidden=None, h
                 future.result()
     report.atomic_write(out_dir / "gradebook.csv", report.gradebook_csv(results, plan.keys))
     return results
+
+
+def kernel_threads(jobs):
+    """Each of ``jobs`` kernels' share of the CPU cores this process may use (at least 1)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, int(jobs)))
 
 
 def _resumed(path, stem, json_path, plan):

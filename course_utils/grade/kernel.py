@@ -71,7 +71,7 @@ class Run:
 class Kernel:
     """A kernel process for one submission. Use as a context manager: leaving it kills everything."""
 
-    def __init__(self, workdir, private_dir, memory_limit=0, gpu=False, rss_limit=0):
+    def __init__(self, workdir, private_dir, memory_limit=0, gpu=False, rss_limit=0, threads=0):
         require_supported_jupyter_client()
         self.workdir = str(workdir)
         self.private_dir = str(private_dir)
@@ -81,6 +81,7 @@ class Kernel:
         self.stopped_for_memory = False          # the grader killed it for passing rss_limit
         self._rss_checked = 0.0
         self.gpu = gpu
+        self.threads = int(threads or 0)         # OMP_NUM_THREADS of the kernel (0: the environment's)
         self.token = secrets.token_hex(16)
         self.process = None
         self.client = None
@@ -102,6 +103,8 @@ class Kernel:
             "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
             "TF_ENABLE_ONEDNN_OPTS": env.get("TF_ENABLE_ONEDNN_OPTS", "0"),
         })
+        if self.threads and "OMP_NUM_THREADS" not in env:   # an instructor's own setting wins
+            env["OMP_NUM_THREADS"] = str(self.threads)
         for name in ("JPY_PARENT_PID", "JPY_SESSION_NAME", "PYDEVD_LOAD_VALUES_ASYNC"):
             env.pop(name, None)
         if not self.gpu:
